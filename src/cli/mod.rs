@@ -1,0 +1,105 @@
+//! The native command line: thin wrappers over the library.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use edgeguard::{Config, Decision, HeaderEdit, OwnedRequest, Pipeline};
+
+#[derive(Parser)]
+#[command(name = "edgeguard", version, about = "Trustworthy client identity at the edge")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Validate a config file (JSON or YAML, the plugin's schema).
+    Check {
+        /// Config file.
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Show how a request would be handled: resolved client, trace, header edits.
+    Explain {
+        /// Config file (JSON or YAML).
+        #[arg(long)]
+        config: PathBuf,
+        /// The TCP peer, `IP` or `IP:PORT`.
+        #[arg(long)]
+        peer: String,
+        /// A request header, `Name: value`; repeatable, order kept.
+        #[arg(short = 'H', long = "header")]
+        headers: Vec<String>,
+        /// Request method.
+        #[arg(long, default_value = "GET")]
+        method: String,
+        /// Request path and query.
+        #[arg(long, default_value = "/")]
+        path: String,
+    },
+}
+
+pub fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("edgeguard: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), String> {
+    match cli.command {
+        Command::Check { config } => {
+            load(&config)?;
+            println!("{}: ok", config.display());
+            Ok(())
+        }
+        Command::Explain { config, peer, headers, method, path } => {
+            let pipeline = load(&config)?;
+            let mut req = OwnedRequest { peer, method, uri: path, headers: Vec::new() };
+            for h in &headers {
+                let (name, value) =
+                    h.split_once(':').ok_or_else(|| format!("header `{h}` is not `Name: value`"))?;
+                req = req.header(name.trim(), value.trim());
+            }
+            let outcome = pipeline.outcome(&req);
+            match outcome.identity.client {
+                Some(ip) => println!("client: {ip}"),
+                None => println!("client: (none)"),
+            }
+            println!("trace:  {}", outcome.identity.trace);
+            match outcome.decision {
+                Decision::Forward(edits) => {
+                    println!("decision: forward");
+                    for edit in edits {
+                        match edit {
+                            HeaderEdit::Remove(name) => println!("  remove {name}"),
+                            HeaderEdit::Set(name, value) => println!("  set    {name}: {value}"),
+                        }
+                    }
+                }
+                Decision::Respond(resp) => println!("decision: respond {}", resp.status),
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Reads a JSON or YAML config file and validates it.
+fn load(path: &Path) -> Result<Pipeline, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let json = yaml_to_json(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let config = Config::from_json(json.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
+    Pipeline::new(&config).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// YAML is a superset of JSON; decode once and re-encode so both go through
+/// the one JSON decoder that reports field paths.
+fn yaml_to_json(text: &str) -> Result<String, String> {
+    let value: serde_json::Value = serde_norway::from_str(text).map_err(|e| e.to_string())?;
+    serde_json::to_string(&value).map_err(|e| e.to_string())
+}

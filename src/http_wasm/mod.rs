@@ -1,0 +1,238 @@
+//! The http-wasm front-end (Traefik plugin).
+//!
+//! Every guest instance runs init once: read the config, validate it, keep an
+//! immutable [`Plugin`]. Per request it builds a [`RequestView`] over host
+//! calls, runs the core pipeline and applies the decision. All host calls go
+//! through the small [`Host`] trait so this adapter is tested natively with a
+//! mock; the only code touching the real ABI is `guest.rs` (wasm32 only).
+
+use std::cell::OnceCell;
+
+use crate::pipeline::Pipeline;
+use crate::request::{Decision, HeaderEdit, RequestView, Response};
+
+#[cfg(target_arch = "wasm32")]
+mod guest;
+#[cfg(target_arch = "wasm32")]
+pub use guest::start;
+
+/// http-wasm log levels (`log_enabled` / `log` ABI values).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogLevel {
+    /// Debug (-1).
+    Debug = -1,
+    /// Info (0).
+    Info = 0,
+    /// Warn (1).
+    Warn = 1,
+    /// Error (2).
+    Error = 2,
+}
+
+/// The host calls the adapter needs.
+pub trait Host {
+    /// The middleware's config as the host serialised it (JSON for Traefik).
+    fn config(&self) -> Vec<u8>;
+    /// Writes a line to the host's log.
+    fn log(&self, level: LogLevel, message: &str);
+    /// The TCP peer (`ip:port`).
+    fn source_addr(&self) -> Vec<u8>;
+    /// The request method.
+    fn method(&self) -> Vec<u8>;
+    /// The request URI (path and query).
+    fn uri(&self) -> Vec<u8>;
+    /// All values of a request header.
+    fn header_values(&self, name: &str) -> Vec<Vec<u8>>;
+    /// Replaces a request header.
+    fn set_header(&self, name: &str, value: &str);
+    /// Removes a request header.
+    fn remove_header(&self, name: &str);
+    /// Sets a response header (when answering directly).
+    fn set_response_header(&self, name: &str, value: &str);
+    /// Sets the response status.
+    fn set_status(&self, status: u16);
+    /// Writes the response body.
+    fn write_body(&self, body: &[u8]);
+}
+
+/// The guest's state after init.
+#[derive(Debug)]
+pub enum Plugin {
+    /// Config accepted; requests run through the pipeline.
+    Ready(Pipeline),
+    /// Config refused; every request gets a generic 500 (fail closed).
+    Misconfigured,
+}
+
+impl Plugin {
+    /// Reads and validates the config. A refusal is logged once per instance
+    /// with the field path and reason, and the plugin fails closed.
+    pub fn init(host: &impl Host) -> Self {
+        match Pipeline::from_json(&host.config()) {
+            Ok(pipeline) => Self::Ready(pipeline),
+            Err(e) => {
+                host.log(LogLevel::Error, &format!("edgeguard: {e}; every request will get a 500"));
+                Self::Misconfigured
+            }
+        }
+    }
+
+    /// Handles one request; returns whether the host should call the next handler.
+    pub fn handle_request(&self, host: &impl Host) -> bool {
+        let decision = match self {
+            Self::Ready(pipeline) => pipeline.handle(&HostRequest::new(host)),
+            Self::Misconfigured => Decision::Respond(Response::misconfigured()),
+        };
+        match decision {
+            Decision::Forward(edits) => {
+                for edit in &edits {
+                    match edit {
+                        HeaderEdit::Remove(name) => host.remove_header(name),
+                        HeaderEdit::Set(name, value) => host.set_header(name, value),
+                    }
+                }
+                true
+            }
+            Decision::Respond(resp) => {
+                for (name, value) in &resp.headers {
+                    host.set_response_header(name, value);
+                }
+                host.set_status(resp.status);
+                if !resp.body.is_empty() {
+                    host.write_body(&resp.body);
+                }
+                false
+            }
+        }
+    }
+}
+
+/// A lazy [`RequestView`] over host calls: each value is fetched at most once,
+/// and only if a stage asks for it.
+struct HostRequest<'h, H> {
+    host: &'h H,
+    peer: OnceCell<String>,
+}
+
+impl<'h, H: Host> HostRequest<'h, H> {
+    fn new(host: &'h H) -> Self {
+        Self { host, peer: OnceCell::new() }
+    }
+}
+
+impl<H: Host> RequestView for HostRequest<'_, H> {
+    fn peer(&self) -> String {
+        self.peer.get_or_init(|| String::from_utf8_lossy(&self.host.source_addr()).into_owned()).clone()
+    }
+    fn method(&self) -> String {
+        String::from_utf8_lossy(&self.host.method()).into_owned()
+    }
+    fn uri(&self) -> String {
+        String::from_utf8_lossy(&self.host.uri()).into_owned()
+    }
+    fn header_values(&self, name: &str) -> Vec<Vec<u8>> {
+        self.host.header_values(name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+
+    use super::*;
+    use crate::request::OwnedRequest;
+
+    /// A host that serves an [`OwnedRequest`] and records what the guest did.
+    struct MockHost {
+        config: &'static str,
+        req: RefCell<OwnedRequest>,
+        logs: RefCell<Vec<(LogLevel, String)>>,
+        status: RefCell<Option<u16>>,
+        resp_headers: RefCell<Vec<(String, String)>>,
+        body: RefCell<Vec<u8>>,
+    }
+
+    impl MockHost {
+        fn new(config: &'static str, req: OwnedRequest) -> Self {
+            Self {
+                config,
+                req: RefCell::new(req),
+                logs: RefCell::default(),
+                status: RefCell::default(),
+                resp_headers: RefCell::default(),
+                body: RefCell::default(),
+            }
+        }
+    }
+
+    impl Host for MockHost {
+        fn config(&self) -> Vec<u8> {
+            self.config.as_bytes().to_vec()
+        }
+        fn log(&self, level: LogLevel, message: &str) {
+            self.logs.borrow_mut().push((level, message.to_string()));
+        }
+        fn source_addr(&self) -> Vec<u8> {
+            self.req.borrow().peer.clone().into_bytes()
+        }
+        fn method(&self) -> Vec<u8> {
+            self.req.borrow().method.clone().into_bytes()
+        }
+        fn uri(&self) -> Vec<u8> {
+            self.req.borrow().uri.clone().into_bytes()
+        }
+        fn header_values(&self, name: &str) -> Vec<Vec<u8>> {
+            self.req.borrow().header_values(name)
+        }
+        fn set_header(&self, name: &str, value: &str) {
+            self.req.borrow_mut().apply(&[HeaderEdit::Set(name.into(), value.into())]);
+        }
+        fn remove_header(&self, name: &str) {
+            self.req.borrow_mut().apply(&[HeaderEdit::Remove(name.into())]);
+        }
+        fn set_response_header(&self, name: &str, value: &str) {
+            self.resp_headers.borrow_mut().push((name.into(), value.into()));
+        }
+        fn set_status(&self, status: u16) {
+            *self.status.borrow_mut() = Some(status);
+        }
+        fn write_body(&self, body: &[u8]) {
+            self.body.borrow_mut().extend_from_slice(body);
+        }
+    }
+
+    #[test]
+    fn valid_config_edits_request_and_continues() {
+        let req = OwnedRequest::new("192.0.2.10:5555").header("X-Real-IP", "6.6.6.6");
+        let host = MockHost::new(r#"{"clientIp": {}}"#, req);
+        let plugin = Plugin::init(&host);
+        assert!(matches!(plugin, Plugin::Ready(_)));
+        assert!(plugin.handle_request(&host));
+        assert_eq!(host.req.borrow().get("x-real-ip").as_deref(), Some("192.0.2.10"));
+        assert!(host.logs.borrow().is_empty());
+        assert_eq!(*host.status.borrow(), None);
+    }
+
+    #[test]
+    fn invalid_config_logs_field_and_fails_closed() {
+        let host = MockHost::new(
+            r#"{"clientIp": {"trustedProxies": ["10.0.0.0/99"]}}"#,
+            OwnedRequest::new("192.0.2.1:1"),
+        );
+        let plugin = Plugin::init(&host);
+        let logs = host.logs.borrow().clone();
+        assert_eq!(logs.len(), 1, "{logs:?}");
+        assert_eq!(logs[0].0, LogLevel::Error);
+        assert!(logs[0].1.contains("clientIp.trustedProxies[0]"), "{logs:?}");
+        assert!(!plugin.handle_request(&host), "a misconfigured plugin must not pass requests through");
+        assert_eq!(*host.status.borrow(), Some(500));
+        let body = String::from_utf8(host.body.borrow().clone()).unwrap();
+        assert!(!body.contains("trustedProxies"), "config details must not reach clients: {body}");
+    }
+
+    #[test]
+    fn garbage_config_fails_closed() {
+        let host = MockHost::new("{not json", OwnedRequest::new("192.0.2.1:1"));
+        assert!(matches!(Plugin::init(&host), Plugin::Misconfigured));
+    }
+}

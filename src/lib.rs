@@ -1,0 +1,33 @@
+//! EdgeGuard: a trustworthy client identity at the edge.
+//!
+//! One host-agnostic core decides, for each request, who the client is
+//! (walking `X-Forwarded-For` / RFC 7239 `Forwarded` against trusted proxies),
+//! which spoofable headers to strip, and which headers to set; thin
+//! front-ends apply that decision: the http-wasm guest loaded by Traefik
+//! ([`http_wasm`]) and the native `edgeguard` CLI.
+//!
+//! ```
+//! use edgeguard::{Decision, HeaderEdit, OwnedRequest, Pipeline};
+//! let pipeline = Pipeline::from_json(br#"{"clientIp": {"trustedProxies": ["loopback"]}}"#).unwrap();
+//! let req = OwnedRequest::new("127.0.0.1:40000").header("X-Forwarded-For", "198.51.100.4");
+//! let Decision::Forward(edits) = pipeline.handle(&req) else { unreachable!() };
+//! assert!(edits.contains(&HeaderEdit::Set("X-Real-IP".into(), "198.51.100.4".into())));
+//! ```
+#![deny(missing_docs)]
+
+pub mod addr;
+pub mod client_ip;
+pub mod config;
+pub mod error;
+pub mod forwarded;
+pub mod headers;
+pub mod http_wasm;
+pub mod pipeline;
+pub mod request;
+pub mod resolve;
+pub mod trust;
+
+pub use config::Config;
+pub use error::ConfigError;
+pub use pipeline::{Outcome, Pipeline};
+pub use request::{Decision, HeaderEdit, OwnedRequest, RequestView, Response};

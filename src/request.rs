@@ -1,0 +1,133 @@
+//! The pipeline's view of a request and what it asks the host to do.
+//!
+//! Front-ends (the http-wasm guest, the sidecar, `edgeguard explain`) implement
+//! [`RequestView`]; the core never talks to a host directly.
+
+/// Read-only access to the request as the host sees it.
+pub trait RequestView {
+    /// The TCP peer as the host reports it (`ip:port`, `[v6]:port`, or a bare IP).
+    fn peer(&self) -> String;
+    /// The request method, e.g. `GET`.
+    fn method(&self) -> String;
+    /// The request target (path and query) as received.
+    fn uri(&self) -> String;
+    /// Every value of the header `name` (ASCII case-insensitive), one entry per
+    /// header line, in arrival order. Non-UTF-8 bytes are kept as received.
+    fn header_values(&self, name: &str) -> Vec<Vec<u8>>;
+}
+
+/// One change to the request headers sent upstream. Edits apply in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HeaderEdit {
+    /// Remove every line of this header.
+    Remove(String),
+    /// Replace every line of this header with one value.
+    Set(String, String),
+}
+
+/// A response the middleware answers with instead of forwarding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    /// HTTP status code.
+    pub status: u16,
+    /// Response headers, in order.
+    pub headers: Vec<(String, String)>,
+    /// Response body.
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// The fail-closed answer for a middleware whose config was rejected at init.
+    /// The body is deliberately generic: the reason goes to the proxy log, not to clients.
+    pub fn misconfigured() -> Self {
+        Self {
+            status: 500,
+            headers: vec![
+                ("Content-Type".into(), "text/plain; charset=utf-8".into()),
+                ("Cache-Control".into(), "no-store".into()),
+            ],
+            body: b"Internal Server Error: edge middleware misconfigured\n".to_vec(),
+        }
+    }
+}
+
+/// What the pipeline decided for one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Forward upstream after applying these header edits.
+    Forward(Vec<HeaderEdit>),
+    /// Answer the client directly; nothing is forwarded.
+    Respond(Response),
+}
+
+/// An owned request, for tests, the CLI and the sidecar.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OwnedRequest {
+    /// See [`RequestView::peer`].
+    pub peer: String,
+    /// See [`RequestView::method`].
+    pub method: String,
+    /// See [`RequestView::uri`].
+    pub uri: String,
+    /// Header lines in arrival order.
+    pub headers: Vec<(String, Vec<u8>)>,
+}
+
+impl OwnedRequest {
+    /// A `GET /` from `peer` with no headers.
+    pub fn new(peer: &str) -> Self {
+        Self { peer: peer.into(), method: "GET".into(), uri: "/".into(), headers: Vec::new() }
+    }
+
+    /// Adds one header line (builder style).
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.into(), value.as_bytes().to_vec()));
+        self
+    }
+
+    /// Applies edits as a host would, so tests can assert on the upstream request.
+    pub fn apply(&mut self, edits: &[HeaderEdit]) {
+        for edit in edits {
+            match edit {
+                HeaderEdit::Remove(name) => self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name)),
+                HeaderEdit::Set(name, value) => {
+                    self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+                    self.headers.push((name.clone(), value.as_bytes().to_vec()));
+                }
+            }
+        }
+    }
+
+    /// The first value of `name` as text, if present.
+    pub fn get(&self, name: &str) -> Option<String> {
+        self.header_values(name).first().map(|v| String::from_utf8_lossy(v).into_owned())
+    }
+}
+
+impl RequestView for OwnedRequest {
+    fn peer(&self) -> String {
+        self.peer.clone()
+    }
+    fn method(&self) -> String {
+        self.method.clone()
+    }
+    fn uri(&self) -> String {
+        self.uri.clone()
+    }
+    fn header_values(&self, name: &str) -> Vec<Vec<u8>> {
+        self.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn apply_removes_all_lines_then_sets_one() {
+        let mut req = OwnedRequest::new("192.0.2.1:1").header("x-a", "1").header("X-A", "2").header("b", "3");
+        req.apply(&[HeaderEdit::Set("X-A".into(), "9".into()), HeaderEdit::Remove("B".into())]);
+        assert_eq!(req.header_values("x-a"), vec![b"9".to_vec()]);
+        assert_eq!(req.get("b"), None);
+    }
+}

@@ -1,0 +1,192 @@
+//! Trusted proxy networks: CIDRs, single addresses and named presets.
+
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+
+use crate::addr::canonical;
+
+/// The date the `cloudflare` preset was taken from <https://www.cloudflare.com/ips/>.
+pub const CLOUDFLARE_RANGES_DATE: &str = "2023-02-08";
+
+/// Named presets accepted in `clientIp.trustedProxies`, with what they expand to.
+pub const PRESETS: &[(&str, &[&str])] = &[
+    ("loopback", &["127.0.0.0/8", "::1/128"]),
+    // RFC 1918, RFC 6598 (carrier-grade NAT, also used by some VPC setups),
+    // IPv6 unique-local (RFC 4193) and link-local.
+    ("private", &["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7", "fe80::/10"]),
+    // Docker's default address pools (bridge 172.17.0.0/16, user networks such
+    // as kind's from 172.18.0.0/16 upwards within 172.16.0.0/12) and the IPv6
+    // ULA prefix kind gives its `kind` network.
+    ("kind", &["172.16.0.0/12", "fc00:f853:ccd:e793::/64"]),
+    // Published Cloudflare edge ranges, see CLOUDFLARE_RANGES_DATE.
+    (
+        "cloudflare",
+        &[
+            "173.245.48.0/20",
+            "103.21.244.0/22",
+            "103.22.200.0/22",
+            "103.31.4.0/22",
+            "141.101.64.0/18",
+            "108.162.192.0/18",
+            "190.93.240.0/20",
+            "188.114.96.0/20",
+            "197.234.240.0/22",
+            "198.41.128.0/17",
+            "162.158.0.0/15",
+            "104.16.0.0/13",
+            "104.24.0.0/14",
+            "172.64.0.0/13",
+            "131.0.72.0/22",
+            "2400:cb00::/32",
+            "2606:4700::/32",
+            "2803:f800::/32",
+            "2405:b500::/32",
+            "2405:8100::/32",
+            "2a06:98c0::/29",
+            "2c0f:f248::/32",
+        ],
+    ),
+];
+
+/// Why one `trustedProxies` entry was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TrustError {
+    /// Not a CIDR, an IP address or a preset name.
+    #[error("`{0}` is not a CIDR, an IP address or a preset (loopback, private, kind, cloudflare)")]
+    Unparsable(String),
+    /// `0.0.0.0/0` or `::/0` without the explicit opt-in.
+    #[error(
+        "`{0}` trusts every address, so any client could spoof its IP; set `allowTrustAll: true` if you mean it"
+    )]
+    TrustAll(String),
+}
+
+/// A validated list of trusted networks.
+///
+/// # Examples
+/// ```
+/// use edgeguard::trust::TrustedProxies;
+/// let trusted = TrustedProxies::new(["10.0.0.0/8", "loopback"], false).unwrap();
+/// assert!(trusted.contains("::ffff:10.1.2.3".parse().unwrap()));
+/// assert!(!trusted.contains("192.0.2.1".parse().unwrap()));
+/// assert!(TrustedProxies::new(["0.0.0.0/0"], false).is_err());
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrustedProxies {
+    nets: Vec<IpNet>,
+}
+
+impl TrustedProxies {
+    /// Parses entries; on failure returns the index of the bad entry and why.
+    pub fn new<I, S>(entries: I, allow_trust_all: bool) -> Result<Self, (usize, TrustError)>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let mut nets = Vec::new();
+        for (i, entry) in entries.into_iter().enumerate() {
+            let entry = entry.as_ref().trim();
+            if let Some((_, cidrs)) = PRESETS.iter().find(|(name, _)| name.eq_ignore_ascii_case(entry)) {
+                nets.extend(cidrs.iter().map(|c| c.parse::<IpNet>().expect("presets are valid CIDRs")));
+                continue;
+            }
+            let net = parse_net(entry).ok_or_else(|| (i, TrustError::Unparsable(entry.to_string())))?;
+            if net.prefix_len() == 0 && !allow_trust_all {
+                return Err((i, TrustError::TrustAll(entry.to_string())));
+            }
+            nets.push(net);
+        }
+        Ok(Self { nets })
+    }
+
+    /// True when `ip` (IPv4-mapped IPv6 counts as IPv4) is in a trusted network.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = canonical(ip);
+        self.nets.iter().any(|net| net.contains(&ip))
+    }
+
+    /// True when nothing is trusted.
+    pub fn is_empty(&self) -> bool {
+        self.nets.is_empty()
+    }
+
+    /// The networks, presets expanded.
+    pub fn networks(&self) -> &[IpNet] {
+        &self.nets
+    }
+}
+
+/// A CIDR (host bits are masked, as nginx and Traefik accept `10.1.2.3/8`)
+/// or a single address. IPv4-mapped IPv6 networks are stored as IPv4.
+fn parse_net(entry: &str) -> Option<IpNet> {
+    let net = match entry.parse::<IpNet>() {
+        Ok(net) => net.trunc(),
+        Err(_) => IpNet::from(entry.parse::<IpAddr>().ok()?),
+    };
+    if let IpNet::V6(v6) = net {
+        if let (Some(v4), true) = (v6.addr().to_ipv4_mapped(), v6.prefix_len() >= 96) {
+            return ipnet::Ipv4Net::new(v4, v6.prefix_len() - 96).ok().map(IpNet::V4);
+        }
+    }
+    Some(net)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn entries_and_presets() {
+        let cases: &[(&str, &[&str], &str, bool)] = &[
+            ("cidr v4", &["10.0.0.0/8"], "10.255.0.1", true),
+            ("cidr v4 miss", &["10.0.0.0/8"], "11.0.0.1", false),
+            ("host bits masked", &["10.1.2.3/8"], "10.9.9.9", true),
+            ("single v4", &["192.0.2.1"], "192.0.2.1", true),
+            ("single v4 neighbour", &["192.0.2.1"], "192.0.2.2", false),
+            ("single v6", &["2001:db8::1"], "2001:db8::1", true),
+            ("mapped client vs v4 cidr", &["10.0.0.0/8"], "::ffff:10.0.0.1", true),
+            ("mapped cidr vs v4 client", &["::ffff:10.0.0.0/104"], "10.0.0.1", true),
+            ("loopback v4", &["loopback"], "127.0.0.2", true),
+            ("loopback v6", &["loopback"], "::1", true),
+            ("private 172", &["private"], "172.31.255.1", true),
+            ("private cgnat", &["private"], "100.64.0.1", true),
+            ("private ula", &["private"], "fd00::1", true),
+            ("private link-local v6", &["private"], "fe80::1", true),
+            ("private public miss", &["private"], "203.0.113.1", false),
+            ("kind bridge", &["kind"], "172.18.0.3", true),
+            ("kind v6", &["kind"], "fc00:f853:ccd:e793::2", true),
+            ("kind not 10/8", &["kind"], "10.0.0.1", false),
+            ("cloudflare v4", &["cloudflare"], "104.16.1.1", true),
+            ("cloudflare v6", &["cloudflare"], "2606:4700::1", true),
+            ("cloudflare miss", &["cloudflare"], "192.0.2.1", false),
+            ("preset case-insensitive", &["Private"], "10.0.0.1", true),
+        ];
+        for (desc, entries, addr, want) in cases {
+            let trusted = TrustedProxies::new(*entries, false).unwrap();
+            assert_eq!(trusted.contains(ip(addr)), *want, "{desc}: {entries:?} contains {addr}");
+        }
+    }
+
+    #[test]
+    fn refusals() {
+        assert_eq!(
+            TrustedProxies::new(["10.0.0.0/8", "nope"], false).unwrap_err(),
+            (1, TrustError::Unparsable("nope".into()))
+        );
+        assert_eq!(
+            TrustedProxies::new(["::/0"], false).unwrap_err(),
+            (0, TrustError::TrustAll("::/0".into()))
+        );
+        assert!(TrustedProxies::new(["0.0.0.0/0"], true).unwrap().contains(ip("192.0.2.1")));
+        assert_eq!(
+            TrustError::Unparsable("x".into()).to_string(),
+            "`x` is not a CIDR, an IP address or a preset (loopback, private, kind, cloudflare)"
+        );
+    }
+}

@@ -1,0 +1,186 @@
+//! Starts real Traefik with the EdgeGuard plugin in a temporary working
+//! directory, in front of an in-process echo backend; stops both on drop.
+//!
+//! Needs `EDGEGUARD_TRAEFIK` (path of the traefik binary) and the plugin built
+//! into `target/plugins-local`; `cargo xtask test` provides both.
+
+use std::net::{IpAddr, SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use super::client::{Reply, send};
+use super::echo;
+
+/// What to start: routers with optional EdgeGuard configs, plus entrypoint settings.
+pub struct Setup {
+    routers: Vec<(String, String, Option<Value>)>,
+    trusted_ips: Vec<String>,
+    plugin_settings: Value,
+}
+
+impl Setup {
+    pub fn new() -> Self {
+        Self { routers: Vec::new(), trusted_ips: Vec::new(), plugin_settings: json!({}) }
+    }
+
+    /// A router for `PathPrefix(prefix)`, with EdgeGuard configured as `config` (or no middleware).
+    pub fn router(mut self, name: &str, prefix: &str, config: Option<Value>) -> Self {
+        self.routers.push((name.into(), prefix.into(), config));
+        self
+    }
+
+    /// The entrypoint's `forwardedHeaders.trustedIPs`.
+    pub fn entrypoint_trusted_ips(mut self, ips: &[&str]) -> Self {
+        self.trusted_ips = ips.iter().map(|s| s.to_string()).collect();
+        self
+    }
+
+    /// The plugin's static `settings` (mounts, envs).
+    pub fn plugin_settings(mut self, settings: Value) -> Self {
+        self.plugin_settings = settings;
+        self
+    }
+
+    pub fn start(self) -> Traefik {
+        Traefik::start(self)
+    }
+}
+
+/// A running Traefik + echo backend.
+pub struct Traefik {
+    child: Child,
+    rt: tokio::runtime::Runtime,
+    dir: tempfile::TempDir,
+    pub addr: SocketAddr,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+}
+
+fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+impl Traefik {
+    fn start(setup: Setup) -> Self {
+        let traefik = std::env::var("EDGEGUARD_TRAEFIK")
+            .expect("EDGEGUARD_TRAEFIK is not set: run the end-to-end tests with `cargo xtask test`");
+        let plugin = workspace().join("target/plugins-local/src/edgeguard");
+        assert!(
+            plugin.join("plugin.wasm").exists(),
+            "{} missing: run `cargo xtask plugin`",
+            plugin.display()
+        );
+
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+        let echo_addr = listener.local_addr().unwrap();
+        rt.spawn(echo::serve(listener));
+
+        let dir = tempfile::tempdir().unwrap();
+        let plugin_dst = dir.path().join("plugins-local/src/edgeguard");
+        std::fs::create_dir_all(&plugin_dst).unwrap();
+        for file in ["plugin.wasm", ".traefik.yml"] {
+            std::fs::copy(plugin.join(file), plugin_dst.join(file)).unwrap();
+        }
+
+        let port = free_port();
+        let mut routers = serde_json::Map::new();
+        let mut middlewares = serde_json::Map::new();
+        for (name, prefix, config) in &setup.routers {
+            let mut router = json!({"rule": format!("PathPrefix(`{prefix}`)"), "service": "echo"});
+            if let Some(config) = config {
+                router["middlewares"] = json!([format!("eg-{name}")]);
+                middlewares.insert(format!("eg-{name}"), json!({"plugin": {"edgeguard": config}}));
+            }
+            routers.insert(name.clone(), router);
+        }
+        let dynamic = json!({"http": {
+            "routers": routers,
+            "middlewares": middlewares,
+            "services": {"echo": {"loadBalancer": {"servers": [{"url": format!("http://{echo_addr}")}]}}},
+        }});
+        let mut entrypoint = json!({"address": format!("127.0.0.1:{port}")});
+        if !setup.trusted_ips.is_empty() {
+            entrypoint["forwardedHeaders"] = json!({"trustedIPs": setup.trusted_ips});
+        }
+        let mut plugin = json!({"moduleName": "edgeguard"});
+        // Traefik refuses an empty `settings` element.
+        if setup.plugin_settings.as_object().is_some_and(|o| !o.is_empty()) {
+            plugin["settings"] = setup.plugin_settings.clone();
+        }
+        // JSON is YAML, so Traefik reads these .yml files as written.
+        let static_cfg = json!({
+            "global": {"checkNewVersion": false, "sendAnonymousUsage": false},
+            "entryPoints": {"web": entrypoint},
+            "providers": {"file": {"filename": dir.path().join("dynamic.yml")}},
+            "experimental": {"localPlugins": {"edgeguard": plugin}},
+            "log": {"level": "INFO", "noColor": true, "filePath": dir.path().join("traefik.log")},
+        });
+        std::fs::write(dir.path().join("dynamic.yml"), dynamic.to_string()).unwrap();
+        std::fs::write(dir.path().join("traefik.yml"), static_cfg.to_string()).unwrap();
+
+        let child = Command::new(&traefik)
+            .arg(format!("--configFile={}", dir.path().join("traefik.yml").display()))
+            .current_dir(dir.path())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join("stderr.log")).unwrap())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {traefik}: {e}"));
+        let mut t = Self { child, rt, dir, addr: SocketAddr::from(([127, 0, 0, 1], port)) };
+        t.wait_ready();
+        t
+    }
+
+    /// Polls until every router answers with something other than Traefik's
+    /// "no router" 404, i.e. the dynamic config and the plugin are loaded.
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("traefik exited early ({status}); log:\n{}", self.log());
+            }
+            let probe = self.rt.block_on(send(IpAddr::from([127, 0, 0, 1]), self.addr, "GET", "/", &[]));
+            if probe.is_ok_and(|r| r.status != 404) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "traefik not ready within 60 s; log:\n{}", self.log());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Sends a request from `source` (e.g. "127.0.0.2") with extra headers.
+    pub fn get_from(&self, source: &str, path: &str, headers: &[(&str, &str)]) -> Reply {
+        let source: IpAddr = source.parse().expect("source address");
+        self.rt
+            .block_on(send(source, self.addr, "GET", path, headers))
+            .unwrap_or_else(|e| panic!("request {path} from {source} failed: {e}; log:\n{}", self.log()))
+    }
+
+    /// Sends a request from 127.0.0.1.
+    pub fn get(&self, path: &str, headers: &[(&str, &str)]) -> Reply {
+        self.get_from("127.0.0.1", path, headers)
+    }
+
+    /// Traefik's log so far (file log plus stderr).
+    pub fn log(&self) -> String {
+        let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
+        read(&self.dir.path().join("traefik.log")) + &read(&self.dir.path().join("stderr.log"))
+    }
+
+    /// The temporary working directory (for mounted files).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for Traefik {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

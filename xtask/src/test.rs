@@ -1,0 +1,53 @@
+//! `cargo xtask test`: the one command CI and developers run.
+
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+
+use crate::{cmd, plugin, tools};
+
+/// Runs every check in order; stops at the first failure.
+pub fn run(root: &Path, traefik_version: &str) -> Result<()> {
+    let started = Instant::now();
+    let step = |name: &str| println!("\n==> {name} [{:.0?}]", started.elapsed());
+
+    step("format");
+    cmd::run(root, "cargo", &["fmt", "--all", "--check"], &[])?;
+
+    tools::wasm_target(root)?;
+    step("clippy (native and wasm32-wasip1)");
+    cmd::run(
+        root,
+        "cargo",
+        &["clippy", "--quiet", "--workspace", "--all-targets", "--", "-D", "warnings"],
+        &[],
+    )?;
+    cmd::run(
+        root,
+        "cargo",
+        &["clippy", "--quiet", "--target", tools::WASM_TARGET, "--lib", "--bins", "--", "-D", "warnings"],
+        &[],
+    )?;
+
+    step("native tests");
+    cmd::run(root, "cargo", &["test", "--workspace"], &[])?;
+
+    step("unit tests on wasm32-wasip1 (wasmtime runner)");
+    tools::python_deps(root)?;
+    cmd::run(root, "cargo", &["test", "--target", tools::WASM_TARGET, "--lib"], &[])?;
+
+    step(&format!("end-to-end tests against Traefik {traefik_version}"));
+    let traefik = tools::traefik(root, traefik_version)?;
+    plugin::build(root)?;
+    let traefik = traefik.to_str().context("non-UTF-8 path")?;
+    cmd::run(
+        root,
+        "cargo",
+        &["test", "--features", "e2e", "--test", "e2e", "--", "--test-threads", "2"],
+        &[("EDGEGUARD_TRAEFIK", traefik)],
+    )?;
+
+    println!("\nall checks passed in {:.0?}", started.elapsed());
+    Ok(())
+}
