@@ -62,9 +62,11 @@ Press Ctrl-C to stop.",
         ver = tools::TRAEFIK_VERSION
     );
     rt.block_on(async {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         loop {
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => return Ok(()),
+                _ = term.recv() => return Ok(()),
                 _ = tokio::time::sleep(Duration::from_millis(500)) => {
                     if let Some(status) = child.0.try_wait()? {
                         bail!("traefik exited ({status})");
