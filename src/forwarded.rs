@@ -5,6 +5,12 @@
 //! §5.3). Empty list elements (`a,,b`, trailing commas) are skipped, as nginx,
 //! Envoy and Traefik do; everything else that is not an address stays in the
 //! chain as an invalid hop, because the resolver must stop there.
+//!
+//! Quoting: `X-Forwarded-For` has no quoted-string syntax, so it is split on
+//! every comma (as nginx and Envoy do). `Forwarded` values may be quoted, so
+//! its commas inside quotes do not split, except on a line whose quotes do
+//! not balance: a client could otherwise open a quote and swallow the
+//! elements its proxies append after it.
 
 use std::net::IpAddr;
 
@@ -38,7 +44,7 @@ impl Chain {
     pub fn from_xff<V: AsRef<[u8]>>(lines: &[V]) -> Self {
         let hops = lines
             .iter()
-            .flat_map(|line| split_list(line.as_ref()))
+            .flat_map(|line| split_list(line.as_ref(), false))
             .map(|elem| std::str::from_utf8(elem).map_err(|_| InvalidNode::Malformed).and_then(parse_node))
             .collect();
         Self { hops }
@@ -55,7 +61,11 @@ impl Chain {
     /// assert_eq!(chain.hops[1].unwrap().to_string(), "2001:db8::1");
     /// ```
     pub fn from_forwarded<V: AsRef<[u8]>>(lines: &[V]) -> Self {
-        let hops = lines.iter().flat_map(|line| split_list(line.as_ref())).map(forwarded_for).collect();
+        let hops = lines
+            .iter()
+            .flat_map(|line| split_list(line.as_ref(), balanced_quotes(line.as_ref())))
+            .map(forwarded_for)
+            .collect();
         Self { hops }
     }
 }
@@ -63,7 +73,7 @@ impl Chain {
 /// The `for=` node of one `Forwarded` element.
 fn forwarded_for(element: &[u8]) -> Hop {
     let mut found = None;
-    for pair in split_quoted(element, b';') {
+    for pair in split_quoted(element, b';', true) {
         let pair = trim(pair);
         let Some(eq) = pair.iter().position(|&b| b == b'=') else {
             return Err(InvalidNode::Malformed);
@@ -79,13 +89,30 @@ fn forwarded_for(element: &[u8]) -> Hop {
     std::str::from_utf8(value).map_err(|_| InvalidNode::Malformed).and_then(parse_node)
 }
 
-/// Splits a comma list, honouring quoted strings, and drops empty elements.
-fn split_list(line: &[u8]) -> impl Iterator<Item = &[u8]> {
-    split_quoted(line, b',').map(trim).filter(|e| !e.is_empty())
+/// Splits a comma list (honouring quoted strings if `quoted`) and drops empty elements.
+fn split_list(line: &[u8], quoted: bool) -> impl Iterator<Item = &[u8]> {
+    split_quoted(line, b',', quoted).map(trim).filter(|e| !e.is_empty())
 }
 
-/// Splits on `sep` outside double quotes (with `\` escapes inside quotes, RFC 9110 §5.6.4).
-fn split_quoted(input: &[u8], sep: u8) -> impl Iterator<Item = &[u8]> {
+/// True when every quoted string on the line is closed.
+fn balanced_quotes(line: &[u8]) -> bool {
+    let mut in_quotes = false;
+    let mut bytes = line.iter();
+    while let Some(&b) = bytes.next() {
+        match b {
+            b'\\' if in_quotes => {
+                bytes.next();
+            }
+            b'"' => in_quotes = !in_quotes,
+            _ => {}
+        }
+    }
+    !in_quotes
+}
+
+/// Splits on `sep`, outside double quotes when `quoted` (with `\` escapes
+/// inside quotes, RFC 9110 §5.6.4).
+fn split_quoted(input: &[u8], sep: u8, quoted: bool) -> impl Iterator<Item = &[u8]> {
     let mut start = 0;
     let mut pos = 0;
     let mut in_quotes = false;
@@ -96,7 +123,7 @@ fn split_quoted(input: &[u8], sep: u8) -> impl Iterator<Item = &[u8]> {
             pos += 1;
             match b {
                 b'\\' if in_quotes => pos += 1,
-                b'"' => in_quotes = !in_quotes,
+                b'"' if quoted => in_quotes = !in_quotes,
                 _ if b == sep && !in_quotes => {
                     let item = &input[start..pos - 1];
                     start = pos;
@@ -168,6 +195,16 @@ mod tests {
             ("pair without equals", "for=192.0.2.1;secure", &["!malformed"]),
             ("comma inside quotes", "for=\"192.0.2.1,x\", for=192.0.2.2", &["!malformed", "192.0.2.2"]),
             ("spaces around", " for=192.0.2.1 ;  proto=http ,for=192.0.2.2 ", &["192.0.2.1", "192.0.2.2"]),
+            (
+                "unbalanced quote cannot swallow appended hops",
+                "for=\"evil, for=192.0.2.2",
+                &["!malformed", "192.0.2.2"],
+            ),
+            (
+                "escaped quote inside quotes",
+                "for=192.0.2.1;ext=\"a\\\",b\", for=192.0.2.2",
+                &["192.0.2.1", "192.0.2.2"],
+            ),
         ];
         for (desc, line, want) in cases {
             assert_eq!(show(&Chain::from_forwarded(&[line.as_bytes()])), *want, "{desc}: {line:?}");

@@ -91,6 +91,8 @@ pub fn detect(peer: IpAddr, hops: &[Hop], trusted: &TrustedProxies, max_hops: us
     for (i, hop) in hops.iter().enumerate().skip(first).rev() {
         match *hop {
             Err(_) => {
+                // The last valid hop to the right (if any) becomes the client; it was not "skipped".
+                d.skipped -= usize::from(d.index.is_some());
                 d.stop = Stop::InvalidHop;
                 return d;
             }
