@@ -4,7 +4,8 @@
 //! (walking `X-Forwarded-For` / RFC 7239 `Forwarded` against trusted proxies),
 //! which spoofable headers to strip, and which headers to set; thin
 //! front-ends apply that decision: the http-wasm guest loaded by Traefik
-//! ([`http_wasm`]) and the native `edgeguard` CLI.
+//! ([`http_wasm`]) and the native `edgeguard` CLI. Geolocation headers come
+//! from MaxMind databases read on demand ([`mmdb`], [`geo`]).
 //!
 //! ```
 //! use edgeguard::{Decision, HeaderEdit, OwnedRequest, Pipeline};
@@ -22,6 +23,7 @@ pub mod error;
 pub mod forwarded;
 pub mod headers;
 pub mod http_wasm;
+pub mod log;
 pub mod pipeline;
 pub mod request;
 pub mod resolve;

@@ -1,16 +1,25 @@
 //! The request pipeline: resolve client → strip spoofable headers →
-//! (maintenance) → (geo) → header edits or a response. Built once from a
-//! validated config; `handle` does no I/O and never panics on request data.
+//! (maintenance) → geo → header edits or a response. Built once from a
+//! validated config; `handle` never panics on request data.
+
+use std::sync::Arc;
 
 use crate::client_ip::{ClientIdentity, ClientIpStage};
 use crate::config::Config;
 use crate::error::ConfigError;
+use crate::log::{Log, StderrLog};
 use crate::request::{Decision, RequestView};
 
 /// A validated, ready-to-run pipeline.
-#[derive(Debug, Clone)]
 pub struct Pipeline {
     client_ip: ClientIpStage,
+    log: Arc<dyn Log>,
+}
+
+impl std::fmt::Debug for Pipeline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pipeline").field("client_ip", &self.client_ip).finish_non_exhaustive()
+    }
 }
 
 /// Everything the pipeline decided for one request, for `explain` and tests.
@@ -23,7 +32,7 @@ pub struct Outcome {
 }
 
 impl Pipeline {
-    /// Validates `config` and builds the stages.
+    /// Validates `config` and builds the stages, logging to stderr.
     ///
     /// # Examples
     /// ```
@@ -37,10 +46,17 @@ impl Pipeline {
     /// assert_eq!(Pipeline::new(&bad).unwrap_err().path(), "clientIp.trustedProxies[0]");
     /// ```
     pub fn new(config: &Config) -> Result<Self, ConfigError> {
-        Ok(Self { client_ip: ClientIpStage::new(&config.client_ip)? })
+        Self::with_log(config, Arc::new(StderrLog))
     }
 
-    /// Decodes and validates a JSON config in one step (what the plugin does at init).
+    /// Validates `config` and builds the stages; runtime events (database
+    /// reloads, unreadable files) go to `log`.
+    pub fn with_log(config: &Config, log: Arc<dyn Log>) -> Result<Self, ConfigError> {
+        let client_ip = ClientIpStage::new(&config.client_ip)?;
+        Ok(Self { client_ip, log })
+    }
+
+    /// Decodes and validates a JSON config in one step, logging to stderr.
     pub fn from_json(doc: &[u8]) -> Result<Self, ConfigError> {
         Self::new(&Config::from_json(doc)?)
     }

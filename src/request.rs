@@ -16,13 +16,16 @@ pub trait RequestView {
     fn header_values(&self, name: &str) -> Vec<Vec<u8>>;
 }
 
-/// One change to the request headers sent upstream. Edits apply in order.
+/// One header change. Request edits shape what goes upstream; response
+/// edits are set on the response the client will get. Edits apply in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HeaderEdit {
-    /// Remove every line of this header.
+    /// Remove every line of this request header.
     Remove(String),
-    /// Replace every line of this header with one value.
+    /// Replace every line of this request header with one value.
     Set(String, String),
+    /// Set this header on the response (e.g. a debug header on a forwarded request).
+    SetResponse(String, String),
 }
 
 /// A response the middleware answers with instead of forwarding.
@@ -47,6 +50,19 @@ impl Response {
                 ("Cache-Control".into(), "no-store".into()),
             ],
             body: b"Internal Server Error: edge middleware misconfigured\n".to_vec(),
+        }
+    }
+
+    /// The answer when a required dependency (a geo database with
+    /// `onError: fail`) is unavailable.
+    pub fn unavailable() -> Self {
+        Self {
+            status: 503,
+            headers: vec![
+                ("Content-Type".into(), "text/plain; charset=utf-8".into()),
+                ("Cache-Control".into(), "no-store".into()),
+            ],
+            body: b"Service Unavailable\n".to_vec(),
         }
     }
 }
@@ -94,6 +110,7 @@ impl OwnedRequest {
                     self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
                     self.headers.push((name.clone(), value.as_bytes().to_vec()));
                 }
+                HeaderEdit::SetResponse(..) => {}
             }
         }
     }

@@ -79,6 +79,7 @@ fn run(cli: Cli) -> Result<(), String> {
                         match edit {
                             HeaderEdit::Remove(name) => println!("  remove {name}"),
                             HeaderEdit::Set(name, value) => println!("  set    {name}: {value}"),
+                            HeaderEdit::SetResponse(name, value) => println!("  response {name}: {value}"),
                         }
                     }
                 }

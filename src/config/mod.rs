@@ -8,7 +8,17 @@ use serde::Deserialize;
 
 use crate::error::ConfigError;
 
-mod lenient;
+mod client_ip;
+mod geo;
+pub(crate) mod lenient;
+mod maintenance;
+pub mod units;
+
+pub use client_ip::{ClientIpConfig, ForwardedForMode};
+pub use geo::{GeoConfig, GeoHeaderNames, GeoOnError, ValueEncoding};
+pub use maintenance::{
+    MaintenanceAllowConfig, MaintenanceConfig, MaintenanceTokenConfig, MaintenanceWindowConfig,
+};
 
 /// The whole EdgeGuard configuration.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -17,7 +27,7 @@ pub struct Config {
     /// How the client IP is resolved and passed upstream.
     #[serde(deserialize_with = "lenient::or_empty")]
     pub client_ip: ClientIpConfig,
-    /// Geolocation headers (filled in by the geo stage).
+    /// Geolocation headers from a MaxMind database.
     #[serde(deserialize_with = "lenient::or_empty")]
     pub geo: GeoConfig,
     /// Maintenance mode (filled in by the maintenance stage).
@@ -50,87 +60,6 @@ impl Config {
         })
     }
 }
-
-/// `clientIp`: which proxies are trusted and what the backend receives.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
-pub struct ClientIpConfig {
-    /// CIDRs, single IPs or presets (`loopback`, `private`, `kind`, `cloudflare`)
-    /// whose forwarding headers are believed. Default: none (client = TCP peer).
-    #[serde(deserialize_with = "lenient::or_empty")]
-    pub trusted_proxies: Vec<String>,
-    /// Allow `0.0.0.0/0` or `::/0` in `trustedProxies` (lets any client choose its IP).
-    #[serde(deserialize_with = "lenient::bool")]
-    pub allow_trust_all: bool,
-    /// Most chain entries examined from the right; a longer chain is cut, not refused. Default 32.
-    #[serde(deserialize_with = "lenient::unsigned")]
-    pub max_hops: usize,
-    /// Headers that form the chain, in priority order. Default `["Forwarded", "X-Forwarded-For"]`.
-    #[serde(deserialize_with = "lenient::or_empty")]
-    pub sources: Vec<String>,
-    /// Forwarding headers longer than this many bytes are treated as invalid. Default 8192.
-    #[serde(deserialize_with = "lenient::unsigned")]
-    pub max_header_bytes: usize,
-    /// Header that carries the resolved client IP upstream; empty disables. Default `X-Real-IP`.
-    pub header: String,
-    /// What happens to `X-Forwarded-For`: `normalize` (default), `trusted`, `client` or `off`.
-    pub forwarded_for: ForwardedForMode,
-    /// Header that receives `X-Forwarded-For` exactly as it arrived; empty disables.
-    /// Default `X-Original-Forwarded-For`.
-    pub preserve_original_as: String,
-    /// Also emit a normalized RFC 7239 `Forwarded` header. Default false.
-    #[serde(deserialize_with = "lenient::bool")]
-    pub forwarded: bool,
-    /// Header that explains how the client was chosen, e.g. `X-EdgeGuard-Trace`; empty (default) disables.
-    pub trace_header: String,
-    /// Extra headers removed when the peer is not trusted.
-    #[serde(deserialize_with = "lenient::or_empty")]
-    pub strip_headers: Vec<String>,
-}
-
-impl Default for ClientIpConfig {
-    fn default() -> Self {
-        Self {
-            trusted_proxies: Vec::new(),
-            allow_trust_all: false,
-            max_hops: 32,
-            sources: vec!["Forwarded".into(), "X-Forwarded-For".into()],
-            max_header_bytes: 8 * 1024,
-            header: "X-Real-IP".into(),
-            forwarded_for: ForwardedForMode::Normalize,
-            preserve_original_as: "X-Original-Forwarded-For".into(),
-            forwarded: false,
-            trace_header: String::new(),
-            strip_headers: Vec::new(),
-        }
-    }
-}
-
-/// How `X-Forwarded-For` is rewritten for the backend. Traefik's proxy then
-/// appends the TCP peer to whatever EdgeGuard leaves.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ForwardedForMode {
-    /// The chain in canonical form, invalid entries dropped, order kept.
-    #[default]
-    Normalize,
-    /// Only the client and the trusted hops to its right.
-    Trusted,
-    /// Only the client.
-    Client,
-    /// Left exactly as received.
-    Off,
-}
-
-/// `geo`: reserved for the geolocation stage.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
-pub struct GeoConfig {}
-
-/// `maintenance`: reserved for the maintenance stage.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
-pub struct MaintenanceConfig {}
 
 #[cfg(test)]
 mod tests {

@@ -4,12 +4,31 @@
 use http_wasm_guest::host::{Request, Response, admin, log};
 use http_wasm_guest::{Guest, register};
 
-use super::{Host, LogLevel, Plugin};
+use std::sync::Arc;
+
+use super::{Host, Plugin};
+use crate::log::{Level, Log};
 
 /// Registers the guest; called from `main`, i.e. once per guest instance.
 pub fn start() {
-    let plugin = Plugin::init(&InitHost);
+    let plugin = Plugin::init(&admin::config(), Arc::new(HostLog));
     register(Edgeguard(plugin));
+}
+
+/// Traefik's log, through the http-wasm `log` import.
+struct HostLog;
+
+impl Log for HostLog {
+    fn log(&self, level: Level, message: &str) {
+        // http-wasm levels: -1 debug, 0 info, 1 warn, 2 error.
+        let level = match level {
+            Level::Debug => -1,
+            Level::Info => 0,
+            Level::Warn => 1,
+            Level::Error => 2,
+        };
+        log::write(level, message.as_bytes());
+    }
 }
 
 struct Edgeguard(Plugin);
@@ -20,51 +39,12 @@ impl Guest for Edgeguard {
     }
 }
 
-/// During init only the config and the log are available.
-struct InitHost;
-
 struct RequestHost<'a> {
     request: &'a Request,
     response: &'a Response,
 }
 
-fn write_log(level: LogLevel, message: &str) {
-    log::write(level as i32, message.as_bytes());
-}
-
-impl Host for InitHost {
-    fn config(&self) -> Vec<u8> {
-        admin::config().to_vec()
-    }
-    fn log(&self, level: LogLevel, message: &str) {
-        write_log(level, message);
-    }
-    fn source_addr(&self) -> Vec<u8> {
-        Vec::new()
-    }
-    fn method(&self) -> Vec<u8> {
-        Vec::new()
-    }
-    fn uri(&self) -> Vec<u8> {
-        Vec::new()
-    }
-    fn header_values(&self, _: &str) -> Vec<Vec<u8>> {
-        Vec::new()
-    }
-    fn set_header(&self, _: &str, _: &str) {}
-    fn remove_header(&self, _: &str) {}
-    fn set_response_header(&self, _: &str, _: &str) {}
-    fn set_status(&self, _: u16) {}
-    fn write_body(&self, _: &[u8]) {}
-}
-
 impl Host for RequestHost<'_> {
-    fn config(&self) -> Vec<u8> {
-        admin::config().to_vec()
-    }
-    fn log(&self, level: LogLevel, message: &str) {
-        write_log(level, message);
-    }
     fn source_addr(&self) -> Vec<u8> {
         self.request.source_addr().to_vec()
     }

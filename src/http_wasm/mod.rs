@@ -7,7 +7,10 @@
 //! mock; the only code touching the real ABI is `guest.rs` (wasm32 only).
 
 use std::cell::OnceCell;
+use std::sync::Arc;
 
+use crate::config::Config;
+use crate::log::{Level, Log};
 use crate::pipeline::Pipeline;
 use crate::request::{Decision, HeaderEdit, RequestView, Response};
 
@@ -16,25 +19,8 @@ mod guest;
 #[cfg(target_arch = "wasm32")]
 pub use guest::start;
 
-/// http-wasm log levels (`log_enabled` / `log` ABI values).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogLevel {
-    /// Debug (-1).
-    Debug = -1,
-    /// Info (0).
-    Info = 0,
-    /// Warn (1).
-    Warn = 1,
-    /// Error (2).
-    Error = 2,
-}
-
 /// The host calls the adapter needs.
 pub trait Host {
-    /// The middleware's config as the host serialised it (JSON for Traefik).
-    fn config(&self) -> Vec<u8>;
-    /// Writes a line to the host's log.
-    fn log(&self, level: LogLevel, message: &str);
     /// The TCP peer (`ip:port`).
     fn source_addr(&self) -> Vec<u8>;
     /// The request method.
@@ -65,13 +51,13 @@ pub enum Plugin {
 }
 
 impl Plugin {
-    /// Reads and validates the config. A refusal is logged once per instance
-    /// with the field path and reason, and the plugin fails closed.
-    pub fn init(host: &impl Host) -> Self {
-        match Pipeline::from_json(&host.config()) {
+    /// Validates the config the host handed over. A refusal is logged once
+    /// per instance with the field path and reason, and the plugin fails closed.
+    pub fn init(config: &[u8], log: Arc<dyn Log>) -> Self {
+        match Config::from_json(config).and_then(|c| Pipeline::with_log(&c, log.clone())) {
             Ok(pipeline) => Self::Ready(pipeline),
             Err(e) => {
-                host.log(LogLevel::Error, &format!("edgeguard: {e}; every request will get a 500"));
+                log.log(Level::Error, &format!("edgeguard: {e}; every request will get a 500"));
                 Self::Misconfigured
             }
         }
@@ -89,6 +75,7 @@ impl Plugin {
                     match edit {
                         HeaderEdit::Remove(name) => host.remove_header(name),
                         HeaderEdit::Set(name, value) => host.set_header(name, value),
+                        HeaderEdit::SetResponse(name, value) => host.set_response_header(name, value),
                     }
                 }
                 true
@@ -140,24 +127,21 @@ mod tests {
     use std::cell::RefCell;
 
     use super::*;
+    use crate::log::MemoryLog;
     use crate::request::OwnedRequest;
 
     /// A host that serves an [`OwnedRequest`] and records what the guest did.
     struct MockHost {
-        config: &'static str,
         req: RefCell<OwnedRequest>,
-        logs: RefCell<Vec<(LogLevel, String)>>,
         status: RefCell<Option<u16>>,
         resp_headers: RefCell<Vec<(String, String)>>,
         body: RefCell<Vec<u8>>,
     }
 
     impl MockHost {
-        fn new(config: &'static str, req: OwnedRequest) -> Self {
+        fn new(req: OwnedRequest) -> Self {
             Self {
-                config,
                 req: RefCell::new(req),
-                logs: RefCell::default(),
                 status: RefCell::default(),
                 resp_headers: RefCell::default(),
                 body: RefCell::default(),
@@ -166,12 +150,6 @@ mod tests {
     }
 
     impl Host for MockHost {
-        fn config(&self) -> Vec<u8> {
-            self.config.as_bytes().to_vec()
-        }
-        fn log(&self, level: LogLevel, message: &str) {
-            self.logs.borrow_mut().push((level, message.to_string()));
-        }
         fn source_addr(&self) -> Vec<u8> {
             self.req.borrow().peer.clone().into_bytes()
         }
@@ -204,12 +182,13 @@ mod tests {
     #[test]
     fn valid_config_edits_request_and_continues() {
         let req = OwnedRequest::new("192.0.2.10:5555").header("X-Real-IP", "6.6.6.6");
-        let host = MockHost::new(r#"{"clientIp": {}}"#, req);
-        let plugin = Plugin::init(&host);
+        let host = MockHost::new(req);
+        let log = Arc::new(MemoryLog::default());
+        let plugin = Plugin::init(br#"{"clientIp": {}}"#, log.clone());
         assert!(matches!(plugin, Plugin::Ready(_)));
         assert!(plugin.handle_request(&host));
         assert_eq!(host.req.borrow().get("x-real-ip").as_deref(), Some("192.0.2.10"));
-        assert!(host.logs.borrow().is_empty());
+        assert!(log.lines().is_empty());
         assert_eq!(*host.status.borrow(), None);
     }
 
@@ -232,7 +211,8 @@ mod tests {
 
     #[test]
     fn garbage_config_fails_closed() {
-        let host = MockHost::new("{not json", OwnedRequest::new("192.0.2.1:1"));
-        assert!(matches!(Plugin::init(&host), Plugin::Misconfigured));
+        let log = Arc::new(MemoryLog::default());
+        assert!(matches!(Plugin::init(b"{not json", log.clone()), Plugin::Misconfigured));
+        assert_eq!(log.lines().len(), 1);
     }
 }

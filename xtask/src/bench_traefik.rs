@@ -1,0 +1,285 @@
+//! `cargo xtask bench-traefik`: wrk against real Traefik with the real
+//! GeoLite2-City mounted, comparing (a) a router without middleware and
+//! (b) the same router with EdgeGuard (client IP + geo). A benchmark, not a
+//! test: it prints a table and writes `target/bench/traefik.md`.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use serde_json::json;
+
+use crate::{plugin, tools};
+
+#[path = "../../tests/support/echo.rs"]
+mod echo;
+
+const CONNECTIONS: u32 = 64;
+const DURATION_SECS: u32 = 30;
+/// Distinct client addresses the load generator rotates through: enough to
+/// defeat a per-address cache, about what one edge sees per minute.
+const CLIENT_POOL: u32 = 2000;
+
+/// One measured scenario.
+struct Run {
+    name: &'static str,
+    rps: f64,
+    p50: String,
+    p99: String,
+    non_2xx: u64,
+    socket_errors: String,
+    peak_rss_kib: u64,
+}
+
+pub fn run(root: &Path, city_db: &Path) -> Result<()> {
+    if !city_db.exists() {
+        bail!("{} missing: run `cargo xtask geodata` first", city_db.display());
+    }
+    let wrk = ensure_wrk()?;
+    let traefik = tools::traefik(root, tools::TRAEFIK_VERSION)?;
+    let plugin_dir = plugin::build(root)?;
+    let out = root.join("target/bench");
+    std::fs::create_dir_all(&out)?;
+    std::fs::write(out.join("clients.lua"), lua_script())?;
+
+    let rt = tokio::runtime::Runtime::new()?;
+    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
+    let backend = listener.local_addr()?;
+    rt.spawn(echo::serve(listener));
+
+    let geo_dir = city_db.parent().context("database has a parent dir")?.canonicalize()?;
+    let db_name = city_db.file_name().and_then(|n| n.to_str()).context("database file name")?;
+    let mut runs = Vec::new();
+    for (name, middleware) in [
+        ("(a) no middleware", None),
+        (
+            "(b) EdgeGuard client IP + geo",
+            Some(json!({
+                "clientIp": {"trustedProxies": ["loopback"]},
+                "geo": {"database": format!("/geodata/{db_name}")},
+            })),
+        ),
+    ] {
+        let dir = out.join(format!("traefik-{}", runs.len()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let local = dir.join("plugins-local/src/edgeguard");
+        std::fs::create_dir_all(&local)?;
+        for f in ["plugin.wasm", ".traefik.yml"] {
+            std::fs::copy(plugin_dir.join(f), local.join(f))?;
+        }
+        let port = free_port()?;
+        write_configs(&dir, port, backend, middleware, &geo_dir)?;
+        let mut child = Traefik::start(&traefik, &dir)?;
+        wait_ready(port, &mut child.0)?;
+        let url = format!("http://127.0.0.1:{port}/");
+        // Warm-up: instances created, pages faulted in, JIT settled.
+        wrk_run(&wrk, &url, &out, 5)?;
+        let text = wrk_run(&wrk, &url, &out, DURATION_SECS)?;
+        let peak_rss_kib = peak_rss(child.0.id())?;
+        runs.push(parse(name, &text, peak_rss_kib)?);
+    }
+
+    let (a, b) = (&runs[0], &runs[1]);
+    let mut md = String::new();
+    writeln!(md, "# Traefik {} load benchmark\n", tools::TRAEFIK_VERSION)?;
+    writeln!(
+        md,
+        "wrk, {CONNECTIONS} connections, {DURATION_SECS} s, {CLIENT_POOL} rotating client IPs in X-Forwarded-For \
+         from a trusted loopback peer; GeoLite2-City `{}` ({} MB) mounted; echo backend.\n",
+        city_db.display(),
+        std::fs::metadata(city_db)?.len() / 1_000_000
+    )?;
+    writeln!(md, "| scenario | req/s | p50 | p99 | non-2xx | socket errors | Traefik peak RSS |")?;
+    writeln!(md, "|---|---|---|---|---|---|---|")?;
+    for r in &runs {
+        writeln!(
+            md,
+            "| {} | {:.0} | {} | {} | {} | {} | {} MiB |",
+            r.name,
+            r.rps,
+            r.p50,
+            r.p99,
+            r.non_2xx,
+            r.socket_errors,
+            r.peak_rss_kib / 1024
+        )?;
+    }
+    let ratio = b.rps / a.rps;
+    let extra_mib = (b.peak_rss_kib as f64 - a.peak_rss_kib as f64) / 1024.0;
+    writeln!(md, "\nthroughput (b)/(a) = {ratio:.2} (target ≥ 0.85): {}", verdict(ratio >= 0.85))?;
+    writeln!(
+        md,
+        "peak RSS (b) − (a) = {extra_mib:.1} MiB (target ≤ 64 MiB): {}",
+        verdict(extra_mib <= 64.0)
+    )?;
+    print!("\n{md}");
+    std::fs::write(out.join("traefik.md"), md)?;
+    println!("written to {}", out.join("traefik.md").display());
+    Ok(())
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok { "met" } else { "NOT met" }
+}
+
+fn lua_script() -> String {
+    format!(
+        r#"-- Rotates the client address a trusted proxy reports, deterministically.
+local n = 0
+local pool = {{}}
+math.randomseed(42)
+for i = 1, {CLIENT_POOL} do
+  pool[i] = math.random(1, 223) .. "." .. math.random(0, 255) .. "." .. math.random(0, 255) .. "." .. math.random(1, 254)
+end
+request = function()
+  n = n % {CLIENT_POOL} + 1
+  return wrk.format("GET", "/", {{["X-Forwarded-For"] = pool[n]}})
+end
+"#
+    )
+}
+
+fn write_configs(
+    dir: &Path,
+    port: u16,
+    backend: std::net::SocketAddr,
+    middleware: Option<serde_json::Value>,
+    geo_dir: &Path,
+) -> Result<()> {
+    let mut router = json!({"rule": "PathPrefix(`/`)", "service": "echo"});
+    let mut middlewares = json!({});
+    if let Some(cfg) = middleware {
+        router["middlewares"] = json!(["edgeguard"]);
+        middlewares = json!({"edgeguard": {"plugin": {"edgeguard": cfg}}});
+    }
+    let dynamic = json!({"http": {
+        "routers": {"bench": router},
+        "middlewares": middlewares,
+        "services": {"echo": {"loadBalancer": {"servers": [{"url": format!("http://{backend}")}]}}},
+    }});
+    let static_cfg = json!({
+        "global": {"checkNewVersion": false, "sendAnonymousUsage": false},
+        "entryPoints": {"web": {"address": format!("127.0.0.1:{port}"), "forwardedHeaders": {"trustedIPs": ["127.0.0.1/32"]}}},
+        "providers": {"file": {"filename": dir.join("dynamic.yml")}},
+        "experimental": {"localPlugins": {"edgeguard": {
+            "moduleName": "edgeguard",
+            "settings": {"mounts": [format!("{}:/geodata", geo_dir.display())]},
+        }}},
+        "log": {"level": "INFO", "filePath": dir.join("traefik.log")},
+    });
+    std::fs::write(dir.join("dynamic.yml"), dynamic.to_string())?;
+    std::fs::write(dir.join("traefik.yml"), static_cfg.to_string())?;
+    Ok(())
+}
+
+struct Traefik(Child);
+
+impl Traefik {
+    fn start(bin: &Path, dir: &Path) -> Result<Self> {
+        let child = Command::new(bin)
+            .arg(format!("--configFile={}", dir.join("traefik.yml").display()))
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .spawn()
+            .context("starting traefik")?;
+        Ok(Self(child))
+    }
+}
+
+impl Drop for Traefik {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn wait_ready(port: u16, child: &mut Child) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        let ok = Command::new("curl")
+            .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", &format!("http://127.0.0.1:{port}/")])
+            .output()
+            .map(|o| o.stdout == b"200")
+            .unwrap_or(false);
+        if ok {
+            return Ok(());
+        }
+        if let Some(status) = child.try_wait()? {
+            bail!("traefik exited ({status})");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    bail!("traefik not ready on port {port} within 60 s")
+}
+
+fn ensure_wrk() -> Result<PathBuf> {
+    let which = |name: &str| Command::new("which").arg(name).output().ok().filter(|o| o.status.success());
+    if which("wrk").is_none() {
+        println!("installing wrk from Debian packages");
+        crate::cmd::run(
+            Path::new("."),
+            "apt-get",
+            &["install", "-y", "-q", "wrk"],
+            &[("DEBIAN_FRONTEND", "noninteractive")],
+        )
+        .context("wrk is missing and `apt-get install wrk` failed (needs root)")?;
+    }
+    Ok(PathBuf::from("wrk"))
+}
+
+fn wrk_run(wrk: &Path, url: &str, out: &Path, secs: u32) -> Result<String> {
+    let script = out.join("clients.lua");
+    let output = Command::new(wrk)
+        .args(["-t2", &format!("-c{CONNECTIONS}"), &format!("-d{secs}s"), "--latency", "-s"])
+        .arg(&script)
+        .arg(url)
+        .output()
+        .context("running wrk")?;
+    if !output.status.success() {
+        bail!("wrk failed: {}", String::from_utf8_lossy(&output.stderr));
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// Peak resident set size of `pid` (VmHWM), in KiB.
+fn peak_rss(pid: u32) -> Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .context("VmHWM not found")
+}
+
+fn parse(name: &'static str, text: &str, peak_rss_kib: u64) -> Result<Run> {
+    let field =
+        |prefix: &str| text.lines().find_map(|l| l.trim().strip_prefix(prefix).map(|v| v.trim().to_string()));
+    let rps = field("Requests/sec:")
+        .and_then(|v| v.parse().ok())
+        .context(format!("no Requests/sec in wrk output:\n{text}"))?;
+    let percentile = |p: &str| {
+        text.lines()
+            .map(str::trim)
+            .find(|l| l.starts_with(p))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .unwrap_or("?")
+            .to_string()
+    };
+    let non_2xx = field("Non-2xx or 3xx responses:").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let socket_errors = field("Socket errors:").unwrap_or_else(|| "none".into());
+    Ok(Run {
+        name,
+        rps,
+        p50: percentile("50%"),
+        p99: percentile("99%"),
+        non_2xx,
+        socket_errors,
+        peak_rss_kib,
+    })
+}
