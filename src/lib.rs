@@ -18,12 +18,16 @@
 
 pub mod addr;
 pub mod client_ip;
+pub mod clock;
 pub mod config;
 pub mod error;
 pub mod forwarded;
+pub mod geo;
 pub mod headers;
 pub mod http_wasm;
 pub mod log;
+pub mod maintenance;
+pub mod mmdb;
 pub mod pipeline;
 pub mod request;
 pub mod resolve;

@@ -1,24 +1,33 @@
-//! The request pipeline: resolve client → strip spoofable headers →
-//! (maintenance) → geo → header edits or a response. Built once from a
-//! validated config; `handle` never panics on request data.
+//! The request pipeline, in one direction: resolve client → strip spoofable
+//! headers → maintenance decision → geo → header edits or a response. Built
+//! once from a validated config; `handle` never panics on request data.
 
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use crate::client_ip::{ClientIdentity, ClientIpStage};
 use crate::config::Config;
 use crate::error::ConfigError;
+use crate::geo::GeoStage;
 use crate::log::{Log, StderrLog};
-use crate::request::{Decision, RequestView};
+use crate::maintenance::{Action, BYPASS_HEADER, MaintenanceStage, Verdict};
+use crate::request::{Decision, HeaderEdit, RequestView, Response};
 
 /// A validated, ready-to-run pipeline.
 pub struct Pipeline {
     client_ip: ClientIpStage,
+    maintenance: Option<MaintenanceStage>,
+    geo: Option<GeoStage>,
     log: Arc<dyn Log>,
 }
 
 impl std::fmt::Debug for Pipeline {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Pipeline").field("client_ip", &self.client_ip).finish_non_exhaustive()
+        f.debug_struct("Pipeline")
+            .field("client_ip", &self.client_ip)
+            .field("maintenance", &self.maintenance.is_some())
+            .field("geo", &self.geo)
+            .finish_non_exhaustive()
     }
 }
 
@@ -27,6 +36,8 @@ impl std::fmt::Debug for Pipeline {
 pub struct Outcome {
     /// Who the client is and why.
     pub identity: ClientIdentity,
+    /// The maintenance verdict, when maintenance is configured.
+    pub maintenance: Option<Verdict>,
     /// What to do with the request.
     pub decision: Decision,
 }
@@ -53,7 +64,9 @@ impl Pipeline {
     /// reloads, unreadable files) go to `log`.
     pub fn with_log(config: &Config, log: Arc<dyn Log>) -> Result<Self, ConfigError> {
         let client_ip = ClientIpStage::new(&config.client_ip)?;
-        Ok(Self { client_ip, log })
+        let maintenance = MaintenanceStage::new(&config.maintenance, log.as_ref())?;
+        let geo = GeoStage::new(&config.geo, log.as_ref())?;
+        Ok(Self { client_ip, maintenance, geo, log })
     }
 
     /// Decodes and validates a JSON config in one step, logging to stderr.
@@ -63,9 +76,45 @@ impl Pipeline {
 
     /// Runs every stage and returns the decision with its explanation.
     pub fn outcome(&self, req: &impl RequestView) -> Outcome {
+        self.outcome_at(req, SystemTime::now())
+    }
+
+    /// [`Pipeline::outcome`] at a given wall-clock time (maintenance windows).
+    pub fn outcome_at(&self, req: &impl RequestView, now: SystemTime) -> Outcome {
+        let log = self.log.as_ref();
         let mut edits = Vec::new();
         let identity = self.client_ip.run(req, &mut edits);
-        Outcome { identity, decision: Decision::Forward(edits) }
+        if let Some(geo) = &self.geo {
+            geo.strip(&mut edits);
+        }
+        let maintenance = self.maintenance.as_ref().map(|m| (m, m.decide(req, identity.client, now, log)));
+        if let Some((stage, verdict)) = &maintenance {
+            // The bypass secret is for EdgeGuard, not for the backends.
+            if let Some(name) = stage.token_header() {
+                edits.push(HeaderEdit::Remove(name.to_string()));
+            }
+            match &verdict.action {
+                Action::Block(response) => {
+                    let decision = Decision::Respond(response.clone());
+                    return Outcome { identity, maintenance: Some(verdict.clone()), decision };
+                }
+                Action::Bypass(kind) if stage.debug_headers() => {
+                    edits.push(HeaderEdit::SetResponse(BYPASS_HEADER.into(), kind.to_string()));
+                }
+                Action::Bypass(_) | Action::Pass => {}
+            }
+        }
+        let maintenance = maintenance.map(|(_, v)| v);
+        if let Some(geo) = &self.geo {
+            if geo.run(identity.client, &mut edits, log).is_err() {
+                return Outcome {
+                    identity,
+                    maintenance,
+                    decision: Decision::Respond(Response::unavailable()),
+                };
+            }
+        }
+        Outcome { identity, maintenance, decision: Decision::Forward(edits) }
     }
 
     /// Runs every stage; the hot path for host adapters.

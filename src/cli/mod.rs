@@ -72,6 +72,15 @@ fn run(cli: Cli) -> Result<(), String> {
                 None => println!("client: (none)"),
             }
             println!("trace:  {}", outcome.identity.trace);
+            if let Some(verdict) = &outcome.maintenance {
+                let trigger = verdict.trigger.map_or("off".to_string(), |t| format!("on ({t})"));
+                let action = match &verdict.action {
+                    edgeguard::maintenance::Action::Pass => "pass".to_string(),
+                    edgeguard::maintenance::Action::Bypass(kind) => format!("bypass by {kind}"),
+                    edgeguard::maintenance::Action::Block(r) => format!("block with {}", r.status),
+                };
+                println!("maintenance: {trigger}; {action}");
+            }
             match outcome.decision {
                 Decision::Forward(edits) => {
                     println!("decision: forward");

@@ -45,7 +45,7 @@ pub trait Host {
 #[derive(Debug)]
 pub enum Plugin {
     /// Config accepted; requests run through the pipeline.
-    Ready(Pipeline),
+    Ready(Box<Pipeline>),
     /// Config refused; every request gets a generic 500 (fail closed).
     Misconfigured,
 }
@@ -55,7 +55,7 @@ impl Plugin {
     /// per instance with the field path and reason, and the plugin fails closed.
     pub fn init(config: &[u8], log: Arc<dyn Log>) -> Self {
         match Config::from_json(config).and_then(|c| Pipeline::with_log(&c, log.clone())) {
-            Ok(pipeline) => Self::Ready(pipeline),
+            Ok(pipeline) => Self::Ready(Box::new(pipeline)),
             Err(e) => {
                 log.log(Level::Error, &format!("edgeguard: {e}; every request will get a 500"));
                 Self::Misconfigured
@@ -194,14 +194,12 @@ mod tests {
 
     #[test]
     fn invalid_config_logs_field_and_fails_closed() {
-        let host = MockHost::new(
-            r#"{"clientIp": {"trustedProxies": ["10.0.0.0/99"]}}"#,
-            OwnedRequest::new("192.0.2.1:1"),
-        );
-        let plugin = Plugin::init(&host);
-        let logs = host.logs.borrow().clone();
+        let host = MockHost::new(OwnedRequest::new("192.0.2.1:1"));
+        let log = Arc::new(MemoryLog::default());
+        let plugin = Plugin::init(br#"{"clientIp": {"trustedProxies": ["10.0.0.0/99"]}}"#, log.clone());
+        let logs = log.lines();
         assert_eq!(logs.len(), 1, "{logs:?}");
-        assert_eq!(logs[0].0, LogLevel::Error);
+        assert_eq!(logs[0].0, Level::Error);
         assert!(logs[0].1.contains("clientIp.trustedProxies[0]"), "{logs:?}");
         assert!(!plugin.handle_request(&host), "a misconfigured plugin must not pass requests through");
         assert_eq!(*host.status.borrow(), Some(500));

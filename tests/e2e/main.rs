@@ -6,3 +6,4 @@ mod support;
 
 mod client_ip;
 mod foundation;
+mod geo;

@@ -11,10 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use serde_json::json;
 
-use crate::{plugin, tools};
-
-#[path = "../../tests/support/echo.rs"]
-mod echo;
+use crate::{echo, plugin, tools};
 
 const CONNECTIONS: u32 = 64;
 const DURATION_SECS: u32 = 30;

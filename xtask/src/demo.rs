@@ -8,10 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use crate::{plugin, tools};
-
-#[path = "../../tests/support/echo.rs"]
-mod echo;
+use crate::{echo, plugin, tools};
 
 const TRAEFIK_ADDR: &str = "127.0.0.1:8080";
 const ECHO_ADDR: &str = "127.0.0.1:8081";

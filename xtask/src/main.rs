@@ -3,6 +3,9 @@
 mod bench_traefik;
 mod cmd;
 mod demo;
+/// The echo backend shared with the end-to-end tests.
+#[path = "../../tests/support/echo.rs"]
+mod echo;
 mod geodata;
 mod plugin;
 mod test;

@@ -1,0 +1,112 @@
+//! One database file that can change under us: opened at init (metadata
+//! only), re-checked at most every `reloadInterval`, reopened when its
+//! size or modification time changes (an in-place write or a rename over it).
+//! A broken replacement is logged once and the database in use stays.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use crate::log::{Level, Log};
+use crate::mmdb::{FileSource, MmdbError, Reader};
+
+/// An open database.
+pub type Db = Arc<Reader<FileSource>>;
+
+/// What identifies one version of the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Version {
+    len: u64,
+    modified: Option<SystemTime>,
+}
+
+#[derive(Debug)]
+struct State {
+    db: Option<Db>,
+    /// The version `db` was opened from, or the last version that failed.
+    seen: Option<Version>,
+    checked: SystemTime,
+    /// Bumped on every successful (re)open, so caches know to drop old answers.
+    generation: u64,
+}
+
+/// A database file with its reload policy.
+#[derive(Debug)]
+pub struct ReloadingDb {
+    path: PathBuf,
+    page_cache: usize,
+    interval: Duration,
+    state: Mutex<State>,
+}
+
+fn version(path: &Path) -> std::io::Result<Version> {
+    let meta = std::fs::metadata(path)?;
+    Ok(Version { len: meta.len(), modified: meta.modified().ok() })
+}
+
+fn open(path: &Path, page_cache: usize) -> Result<Db, MmdbError> {
+    Ok(Arc::new(Reader::new(FileSource::open(path, page_cache)?)?))
+}
+
+impl ReloadingDb {
+    /// Opens `path` now; a failure is logged with the path and the reason and
+    /// leaves the database unavailable until a later check succeeds.
+    pub fn open(path: &Path, page_cache: usize, interval: Duration, log: &dyn Log) -> Self {
+        let seen = version(path).ok();
+        let db = match open(path, page_cache) {
+            Ok(db) => Some(db),
+            Err(e) => {
+                log.log(Level::Error, &format!("geo database {}: {e}", path.display()));
+                None
+            }
+        };
+        let state = State { db, seen, checked: SystemTime::now(), generation: 0 };
+        Self { path: path.to_path_buf(), page_cache, interval, state: Mutex::new(state) }
+    }
+
+    /// The database to use now, and its generation. Checks the file when
+    /// `reloadInterval` has passed since the last check.
+    pub fn current(&self, log: &dyn Log) -> (Option<Db>, u64) {
+        let Ok(mut state) = self.state.lock() else { return (None, 0) };
+        let now = SystemTime::now();
+        if crate::clock::due(state.checked, now, self.interval) {
+            state.checked = now;
+            self.check(&mut state, log);
+        }
+        (state.db.clone(), state.generation)
+    }
+
+    fn check(&self, state: &mut State, log: &dyn Log) {
+        let path = self.path.display();
+        let now = match version(&self.path) {
+            Ok(v) => v,
+            Err(e) => {
+                if state.seen.is_some() {
+                    log.log(Level::Warn, &format!("geo database {path}: {e}; keeping the database in use"));
+                    state.seen = None;
+                }
+                return;
+            }
+        };
+        if state.seen == Some(now) {
+            return;
+        }
+        state.seen = Some(now);
+        match open(&self.path, self.page_cache) {
+            Ok(db) => {
+                let meta = db.metadata();
+                log.log(
+                    Level::Info,
+                    &format!("geo database {path}: loaded {} built {}", meta.database_type, meta.build_epoch),
+                );
+                state.db = Some(db);
+                state.generation += 1;
+            }
+            Err(e) => {
+                let kept =
+                    if state.db.is_some() { "keeping the database in use" } else { "no database in use" };
+                log.log(Level::Error, &format!("geo database {path}: rejected new file: {e}; {kept}"));
+            }
+        }
+    }
+}

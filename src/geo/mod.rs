@@ -1,0 +1,238 @@
+//! The geo stage: strips client-sent geo headers, looks the resolved client
+//! up in a MaxMind database and sets the configured headers.
+//!
+//! The database is read on demand through a bounded page cache
+//! ([`crate::mmdb`]): a wasm instance never holds the whole file, so memory
+//! per instance stays within `memoryBudget` however many instances Traefik runs.
+
+mod cache;
+mod database;
+mod values;
+
+use std::net::IpAddr;
+use std::path::Path;
+use std::sync::Mutex;
+
+pub use cache::NetworkCache;
+pub use values::{Field, encode};
+
+use crate::config::{GeoConfig, GeoOnError, ValueEncoding};
+use crate::error::ConfigError;
+use crate::headers::check_name;
+use crate::log::{Level, Log};
+use crate::request::HeaderEdit;
+use database::{Db, ReloadingDb};
+use values::{FIELDS, Values};
+
+/// The smallest page cache worth having per database.
+const MIN_PAGE_CACHE: usize = 64 * 1024;
+
+/// Why geo could not be applied to a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GeoFailure {
+    /// A database is unavailable or a lookup failed and `onError: fail` is set.
+    Unavailable,
+}
+
+/// One database with its lookup cache.
+struct Source {
+    db: ReloadingDb,
+    cache: Mutex<(u64, NetworkCache<Values>)>,
+    asn: bool,
+}
+
+/// The validated `geo` section.
+pub struct GeoStage {
+    sources: Vec<Source>,
+    /// Header name per field (index = `Field as usize`), `None` when switched off.
+    names: [Option<String>; 13],
+    strip: Vec<String>,
+    language: String,
+    encoding: ValueEncoding,
+    unknown_value: Option<String>,
+    db_info_header: Option<String>,
+    on_error: GeoOnError,
+}
+
+impl std::fmt::Debug for GeoStage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GeoStage").field("databases", &self.sources.len()).finish_non_exhaustive()
+    }
+}
+
+impl GeoStage {
+    /// Validates the section and opens the databases (metadata only). `None`
+    /// when geo is off (no database configured).
+    pub fn new(cfg: &GeoConfig, log: &dyn Log) -> Result<Option<Self>, ConfigError> {
+        if cfg.database.is_empty() && cfg.asn_database.is_empty() {
+            return Ok(None);
+        }
+        let mut names: [Option<String>; 13] = Default::default();
+        for (i, (field, name)) in cfg.headers.fields().into_iter().enumerate() {
+            check_name(name, true)
+                .map_err(|r| ConfigError::invalid(format_args!("geo.headers.{field}"), r))?;
+            names[i] = (!name.is_empty()).then(|| name.to_string());
+        }
+        check_name(&cfg.db_info_header, true).map_err(|r| ConfigError::invalid("geo.dbInfoHeader", r))?;
+        if cfg.language.is_empty() || !cfg.language.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+            return Err(ConfigError::invalid(
+                "geo.language",
+                format!("`{}` is not a language tag like en or pt-BR", cfg.language),
+            ));
+        }
+        if let Some(v) = &cfg.unknown_value {
+            if v.is_empty() || v.chars().any(char::is_control) {
+                return Err(ConfigError::invalid(
+                    "geo.unknownValue",
+                    "must be a non-empty value without control characters",
+                ));
+            }
+        }
+        if cfg.reload_interval.is_zero() {
+            return Err(ConfigError::invalid("geo.reloadInterval", "must be greater than 0"));
+        }
+        let paths: Vec<(&str, &str, bool)> = [
+            ("geo.database", cfg.database.as_str(), false),
+            ("geo.asnDatabase", cfg.asn_database.as_str(), true),
+        ]
+        .into_iter()
+        .filter(|(_, p, _)| !p.is_empty())
+        .collect();
+        let cache_entries = cfg.cache_entries / paths.len();
+        let cache_bytes = cfg.cache_entries.saturating_mul(cache::ENTRY_BYTES);
+        let page_cache = cfg.memory_budget.saturating_sub(cache_bytes) / paths.len();
+        if page_cache < MIN_PAGE_CACHE {
+            let reason = format!(
+                "{} bytes leave {page_cache} bytes of page cache per database after {} cache entries (~{} bytes each); \
+                 at least {MIN_PAGE_CACHE} are needed: raise memoryBudget or lower cacheEntries",
+                cfg.memory_budget,
+                cfg.cache_entries,
+                cache::ENTRY_BYTES
+            );
+            return Err(ConfigError::invalid("geo.memoryBudget", reason));
+        }
+        let sources = paths
+            .into_iter()
+            .map(|(_, path, asn)| Source {
+                db: ReloadingDb::open(Path::new(path), page_cache, cfg.reload_interval, log),
+                cache: Mutex::new((0, NetworkCache::new(cache_entries))),
+                asn,
+            })
+            .collect();
+        let mut strip: Vec<String> = names.iter().flatten().cloned().collect();
+        if !cfg.db_info_header.is_empty() {
+            strip.push(cfg.db_info_header.clone());
+        }
+        let underscored: Vec<String> =
+            strip.iter().filter(|n| n.contains('-')).map(|n| n.replace('-', "_")).collect();
+        strip.extend(underscored);
+        Ok(Some(Self {
+            sources,
+            names,
+            strip,
+            language: cfg.language.clone(),
+            encoding: cfg.encoding,
+            unknown_value: cfg.unknown_value.as_ref().map(|v| values::encode(v, cfg.encoding)),
+            db_info_header: (!cfg.db_info_header.is_empty()).then(|| cfg.db_info_header.clone()),
+            on_error: cfg.on_error,
+        }))
+    }
+
+    /// Removes every configured geo header, whoever sent it: only EdgeGuard sets them.
+    pub fn strip(&self, edits: &mut Vec<HeaderEdit>) {
+        edits.extend(self.strip.iter().map(|n| HeaderEdit::Remove(n.clone())));
+    }
+
+    /// Looks `client` up and appends the geo headers.
+    pub fn run(
+        &self,
+        client: Option<IpAddr>,
+        edits: &mut Vec<HeaderEdit>,
+        log: &dyn Log,
+    ) -> Result<(), GeoFailure> {
+        let mut found: Vec<Values> = Vec::with_capacity(self.sources.len());
+        let mut info: Vec<String> = Vec::new();
+        let mut failed = false;
+        for source in &self.sources {
+            let (db, generation) = source.db.current(log);
+            let Some(db) = db else {
+                failed = true;
+                continue;
+            };
+            if self.db_info_header.is_some() {
+                let meta = db.metadata();
+                info.push(format!("{}; build={}", meta.database_type, build_date(meta.build_epoch)));
+            }
+            let Some(ip) = client else { continue };
+            match self.lookup(source, &db, generation, ip) {
+                Ok(values) => found.push(values),
+                Err(e) => {
+                    log.log(Level::Error, &format!("geo lookup of {ip} failed: {e}"));
+                    failed = true;
+                }
+            }
+        }
+        if failed && self.on_error == GeoOnError::Fail {
+            return Err(GeoFailure::Unavailable);
+        }
+        if let (Some(name), false) = (&self.db_info_header, info.is_empty()) {
+            edits.push(HeaderEdit::Set(name.clone(), info.join(", ")));
+        }
+        if client.is_none() {
+            return Ok(());
+        }
+        for (i, field) in FIELDS.iter().enumerate() {
+            let Some(name) = &self.names[i] else { continue };
+            if !self.sources.iter().any(|s| s.asn == matches!(field, Field::Asn | Field::AsnOrg)) {
+                continue; // no database that could supply this field
+            }
+            let value =
+                found.iter().flat_map(|v| v.iter()).find(|(f, _)| f == field).map(|(_, v)| v.to_string());
+            if let Some(value) = value.or_else(|| self.unknown_value.clone()) {
+                edits.push(HeaderEdit::Set(name.clone(), value));
+            }
+        }
+        Ok(())
+    }
+
+    fn lookup(
+        &self,
+        source: &Source,
+        db: &Db,
+        generation: u64,
+        ip: IpAddr,
+    ) -> Result<Values, crate::mmdb::MmdbError> {
+        if let Ok(mut guard) = source.cache.lock() {
+            let (cached_gen, cache) = &mut *guard;
+            if *cached_gen != generation {
+                cache.clear();
+                *cached_gen = generation;
+            }
+            if let Some(values) = cache.get(ip) {
+                return Ok(values);
+            }
+        }
+        let (values, prefix_len) = if source.asn {
+            let found = db.lookup_asn(ip)?;
+            (found.record.map(|r| values::asn_values(&r, self.encoding)), found.prefix_len)
+        } else {
+            let found = db.lookup_city(ip, &self.language)?;
+            (found.record.map(|r| values::city_values(&r, self.encoding)), found.prefix_len)
+        };
+        let values = values.unwrap_or_else(|| Values::from(Vec::new()));
+        if let Ok(mut guard) = source.cache.lock() {
+            guard.1.insert(ip, prefix_len, values.clone());
+        }
+        Ok(values)
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` for a database's `build_epoch`.
+fn build_date(epoch: u64) -> String {
+    let fmt = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+    i64::try_from(epoch)
+        .ok()
+        .and_then(|e| time::OffsetDateTime::from_unix_timestamp(e).ok())
+        .and_then(|t| t.format(&fmt).ok())
+        .unwrap_or_else(|| epoch.to_string())
+}

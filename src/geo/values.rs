@@ -1,0 +1,116 @@
+//! Turning database records into header values: which field, and how it is
+//! written (ASCII-safe by default).
+
+use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
+
+use crate::config::ValueEncoding;
+use crate::mmdb::{AsnRecord, CityRecord};
+
+/// Control characters can never go into a header; `%` is encoded too so a
+/// percent-encoded value decodes unambiguously. Non-ASCII is always encoded.
+const PERCENT: &AsciiSet = &CONTROLS.add(b'%');
+
+/// One geo header field, in the order of [`crate::config::GeoHeaderNames::fields`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum Field {
+    /// Country ISO code.
+    Country,
+    /// Country name.
+    CountryName,
+    /// Continent code.
+    Continent,
+    /// Region ISO code.
+    Region,
+    /// Region name.
+    RegionName,
+    /// City name.
+    City,
+    /// Postal code.
+    PostalCode,
+    /// Latitude.
+    Latitude,
+    /// Longitude.
+    Longitude,
+    /// Accuracy radius (km).
+    AccuracyRadius,
+    /// Time zone.
+    TimeZone,
+    /// AS number.
+    Asn,
+    /// AS organisation.
+    AsnOrg,
+}
+
+/// Every field, indexed like the header-name table.
+pub const FIELDS: [Field; 13] = [
+    Field::Country,
+    Field::CountryName,
+    Field::Continent,
+    Field::Region,
+    Field::RegionName,
+    Field::City,
+    Field::PostalCode,
+    Field::Latitude,
+    Field::Longitude,
+    Field::AccuracyRadius,
+    Field::TimeZone,
+    Field::Asn,
+    Field::AsnOrg,
+];
+
+/// Header values for one lookup: `(field, encoded value)` for fields with data.
+pub type Values = std::sync::Arc<[(Field, Box<str>)]>;
+
+/// The city/country fields present in `record`, encoded.
+pub fn city_values(record: &CityRecord, encoding: ValueEncoding) -> Values {
+    let r = record;
+    let fields: [(Field, Option<String>); 11] = [
+        (Field::Country, r.country_iso_code.clone()),
+        (Field::CountryName, r.country_name.clone()),
+        (Field::Continent, r.continent_code.clone()),
+        (Field::Region, r.subdivision_iso_code.clone()),
+        (Field::RegionName, r.subdivision_name.clone()),
+        (Field::City, r.city_name.clone()),
+        (Field::PostalCode, r.postal_code.clone()),
+        (Field::Latitude, r.latitude.map(|v| v.to_string())),
+        (Field::Longitude, r.longitude.map(|v| v.to_string())),
+        (Field::AccuracyRadius, r.accuracy_radius.map(|v| v.to_string())),
+        (Field::TimeZone, r.time_zone.clone()),
+    ];
+    collect(fields, encoding)
+}
+
+/// The ASN fields present in `record`, encoded.
+pub fn asn_values(record: &AsnRecord, encoding: ValueEncoding) -> Values {
+    let fields =
+        [(Field::Asn, record.number.map(|n| n.to_string())), (Field::AsnOrg, record.organization.clone())];
+    collect(fields, encoding)
+}
+
+fn collect<const N: usize>(fields: [(Field, Option<String>); N], encoding: ValueEncoding) -> Values {
+    fields
+        .into_iter()
+        .filter_map(|(f, v)| v.filter(|v| !v.is_empty()).map(|v| (f, encode(&v, encoding).into_boxed_str())))
+        .collect()
+}
+
+/// Writes `value` ASCII-safe (`percent`) or as UTF-8 with controls encoded (`raw`).
+///
+/// # Examples
+/// ```
+/// use edgeguard::{config::ValueEncoding, geo::encode};
+/// assert_eq!(encode("Linköping", ValueEncoding::Percent), "Link%C3%B6ping");
+/// assert_eq!(encode("100%", ValueEncoding::Percent), "100%25");
+/// assert_eq!(encode("São Paulo", ValueEncoding::Raw), "São Paulo");
+/// assert_eq!(encode("a\r\nb", ValueEncoding::Raw), "a%0D%0Ab");
+/// ```
+pub fn encode(value: &str, encoding: ValueEncoding) -> String {
+    match encoding {
+        ValueEncoding::Percent => utf8_percent_encode(value, PERCENT).to_string(),
+        ValueEncoding::Raw => value
+            .chars()
+            .map(|c| if c.is_control() { format!("%{:02X}", c as u32 & 0xFF) } else { c.to_string() })
+            .collect(),
+    }
+}

@@ -1,0 +1,129 @@
+//! The one error type of the MaxMind DB reader.
+//!
+//! Every message is lower-case, says what is wrong, and names where: the file
+//! offset for anything found in the file, the path for a file that cannot be
+//! opened. Offsets are absolute (from the start of the file), so they can be
+//! checked with `xxd -s OFFSET`.
+
+use std::io;
+use std::path::PathBuf;
+
+/// Why a database cannot be opened or a lookup failed.
+///
+/// "Not in the database" is not an error: lookups return a
+/// [`Lookup`](super::Lookup) whose `record` is `None`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MmdbError {
+    /// The database file could not be opened or its size read.
+    #[error("cannot open mmdb file `{}`: {source}", path.display())]
+    Open {
+        /// The path given to [`FileSource::open`](super::FileSource::open).
+        path: PathBuf,
+        /// What the operating system (or WASI host) said.
+        #[source]
+        source: io::Error,
+    },
+    /// A positional read failed (I/O error, or the file shrank after it was opened).
+    #[error("read of {len} bytes at offset {offset} failed: {source}")]
+    Io {
+        /// Where the read started.
+        offset: u64,
+        /// How many bytes were asked for.
+        len: usize,
+        /// What the operating system (or WASI host) said.
+        #[source]
+        source: io::Error,
+    },
+    /// A read would run past the end of the source: the file is truncated or
+    /// an offset in it is bogus.
+    #[error("read of {len} bytes at offset {offset} runs past the end of the {size}-byte database")]
+    OutOfBounds {
+        /// Where the read started.
+        offset: u64,
+        /// How many bytes were asked for.
+        len: usize,
+        /// The size of the source.
+        size: u64,
+    },
+    /// The metadata section is missing or unusable (marker absent, a required
+    /// key missing, a value out of range, a search tree larger than the file).
+    #[error("invalid mmdb metadata: {0}")]
+    InvalidMetadata(String),
+    /// The search tree or the data section is corrupt; the message names the offset.
+    #[error("invalid mmdb database: {0}")]
+    InvalidDatabase(String),
+    /// A value exceeds one of the reader's safety limits (nesting depth, entry
+    /// count, string length, values per lookup); the message names the offset.
+    #[error("mmdb limit exceeded: {0}")]
+    LimitExceeded(String),
+}
+
+impl MmdbError {
+    /// Builds [`MmdbError::InvalidMetadata`].
+    pub(crate) fn metadata(reason: impl Into<String>) -> Self {
+        Self::InvalidMetadata(reason.into())
+    }
+
+    /// Builds [`MmdbError::InvalidDatabase`] for a problem found at `offset`.
+    pub(crate) fn corrupt(offset: u64, reason: impl std::fmt::Display) -> Self {
+        Self::InvalidDatabase(format!("{reason} at offset {offset}"))
+    }
+
+    /// Builds [`MmdbError::LimitExceeded`] for a problem found at `offset`.
+    pub(crate) fn limit(offset: u64, reason: impl std::fmt::Display) -> Self {
+        Self::LimitExceeded(format!("{reason} at offset {offset}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_strings() {
+        struct Case {
+            desc: &'static str,
+            err: MmdbError,
+            want: &'static str,
+        }
+        let cases = [
+            Case {
+                desc: "open",
+                err: MmdbError::Open {
+                    path: "geo/City.mmdb".into(),
+                    source: io::Error::new(io::ErrorKind::NotFound, "no such file"),
+                },
+                want: "cannot open mmdb file `geo/City.mmdb`: no such file",
+            },
+            Case {
+                desc: "io",
+                err: MmdbError::Io { offset: 4096, len: 7, source: io::Error::other("bad descriptor") },
+                want: "read of 7 bytes at offset 4096 failed: bad descriptor",
+            },
+            Case {
+                desc: "out of bounds",
+                err: MmdbError::OutOfBounds { offset: 90, len: 16, size: 100 },
+                want: "read of 16 bytes at offset 90 runs past the end of the 100-byte database",
+            },
+            Case {
+                desc: "metadata",
+                err: MmdbError::metadata("record_size 27 is not 24, 28 or 32"),
+                want: "invalid mmdb metadata: record_size 27 is not 24, 28 or 32",
+            },
+            Case {
+                desc: "corrupt",
+                err: MmdbError::corrupt(1234, "pointer to a pointer"),
+                want: "invalid mmdb database: pointer to a pointer at offset 1234",
+            },
+            Case {
+                desc: "limit",
+                err: MmdbError::limit(77, "string of 9000 bytes exceeds 4096"),
+                want: "mmdb limit exceeded: string of 9000 bytes exceeds 4096 at offset 77",
+            },
+        ];
+        for c in cases {
+            assert_eq!(c.err.to_string(), c.want, "case {}", c.desc);
+        }
+    }
+}

@@ -1,0 +1,433 @@
+//! The records EdgeGuard emits, and their extraction from a data-section map.
+//!
+//! Only the fields that become headers are decoded; everything else in a
+//! record (GeoNames ids, `registered_country`, `traits`, other languages) is
+//! skipped without being decoded. A field that is present with the wrong type
+//! is an error (the database is not what it claims to be), a missing field is
+//! `None`. When a key appears twice in one map, the first counts.
+
+use super::MmdbError;
+use super::decoder::{Cursor, TYPE_ARRAY, TYPE_MAP};
+use super::source::ByteSource;
+
+/// The fields of a GeoIP2/GeoLite2 City or Country record that EdgeGuard
+/// emits. Country databases have no subdivision, city, postal or location data.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CityRecord {
+    /// `country.iso_code`: ISO 3166-1 alpha-2, e.g. `SE`.
+    pub country_iso_code: Option<String>,
+    /// `country.names`, in the requested language or English.
+    pub country_name: Option<String>,
+    /// `continent.code`, e.g. `EU`.
+    pub continent_code: Option<String>,
+    /// `subdivisions[0].iso_code`: the largest subdivision, e.g. `E` (Östergötland).
+    pub subdivision_iso_code: Option<String>,
+    /// `subdivisions[0].names`, in the requested language or English.
+    pub subdivision_name: Option<String>,
+    /// `city.names`, in the requested language or English.
+    pub city_name: Option<String>,
+    /// `postal.code`.
+    pub postal_code: Option<String>,
+    /// `location.time_zone`: IANA name, e.g. `Europe/Stockholm`.
+    pub time_zone: Option<String>,
+    /// `location.latitude`.
+    pub latitude: Option<f64>,
+    /// `location.longitude`.
+    pub longitude: Option<f64>,
+    /// `location.accuracy_radius` in kilometres.
+    pub accuracy_radius: Option<u16>,
+}
+
+/// The fields of a GeoLite2-ASN or GeoIP2-ISP record that EdgeGuard emits.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AsnRecord {
+    /// `autonomous_system_number`.
+    pub number: Option<u32>,
+    /// `autonomous_system_organization`.
+    pub organization: Option<String>,
+}
+
+/// Reads a value into `slot`, or skips it when an earlier duplicate key
+/// already set the slot.
+fn first<'s, S: ByteSource + ?Sized, T>(
+    cur: &mut Cursor<'s, S>,
+    slot: &mut Option<T>,
+    read: impl FnOnce(&mut Cursor<'s, S>) -> Result<T, MmdbError>,
+) -> Result<(), MmdbError> {
+    match slot {
+        Some(_) => cur.skip(),
+        None => {
+            *slot = Some(read(cur)?);
+            Ok(())
+        }
+    }
+}
+
+/// A map with `names` and/or a code: where to look and what to call it in errors.
+struct Place {
+    map: &'static str,
+    /// The `names` map's field path, when the name is wanted.
+    names: Option<&'static str>,
+    /// The code's key and field path, when the code is wanted.
+    code: Option<(&'static str, &'static str)>,
+}
+
+const COUNTRY: Place =
+    Place { map: "country", names: Some("country.names"), code: Some(("iso_code", "country.iso_code")) };
+const CONTINENT: Place = Place { map: "continent", names: None, code: Some(("code", "continent.code")) };
+const SUBDIVISION: Place = Place {
+    map: "subdivisions[0]",
+    names: Some("subdivisions[0].names"),
+    code: Some(("iso_code", "subdivisions[0].iso_code")),
+};
+const CITY: Place = Place { map: "city", names: Some("city.names"), code: None };
+
+/// Decodes the city/country record at the cursor.
+pub(crate) fn city<S: ByteSource + ?Sized>(
+    cur: &mut Cursor<'_, S>,
+    language: &str,
+) -> Result<CityRecord, MmdbError> {
+    const KEYS: [&str; 6] = ["country", "continent", "subdivisions", "city", "postal", "location"];
+    let mut r = CityRecord::default();
+    let mut seen = [false; KEYS.len()];
+    let map = cur.enter(TYPE_MAP, "record")?;
+    for _ in 0..map.entries {
+        let key = cur.key(&KEYS)?;
+        // Only the first of duplicate keys counts.
+        let fresh = key.and_then(|k| seen.get_mut(k)).is_some_and(|s| !std::mem::replace(s, true));
+        match key.filter(|_| fresh) {
+            Some(0) => (r.country_name, r.country_iso_code) = place(cur, &COUNTRY, language)?,
+            Some(1) => (_, r.continent_code) = place(cur, &CONTINENT, language)?,
+            Some(2) => {
+                let list = cur.enter(TYPE_ARRAY, "subdivisions")?;
+                for i in 0..list.entries {
+                    if i == 0 {
+                        (r.subdivision_name, r.subdivision_iso_code) = place(cur, &SUBDIVISION, language)?;
+                    } else {
+                        cur.skip()?;
+                    }
+                }
+                cur.leave(list);
+            }
+            Some(3) => (r.city_name, _) = place(cur, &CITY, language)?,
+            Some(4) => {
+                let postal = cur.enter(TYPE_MAP, "postal")?;
+                for _ in 0..postal.entries {
+                    match cur.key(&["code"])? {
+                        Some(_) => first(cur, &mut r.postal_code, |c| c.string("postal.code"))?,
+                        None => cur.skip()?,
+                    }
+                }
+                cur.leave(postal);
+            }
+            Some(_) => location(cur, &mut r)?,
+            None => cur.skip()?,
+        }
+    }
+    cur.leave(map);
+    Ok(r)
+}
+
+/// Reads the map described by `p`: its name (in `language`, else English) and its code.
+fn place<S: ByteSource + ?Sized>(
+    cur: &mut Cursor<'_, S>,
+    p: &Place,
+    language: &str,
+) -> Result<(Option<String>, Option<String>), MmdbError> {
+    let (mut name, mut code) = (None, None);
+    let mut names_seen = false;
+    let map = cur.enter(TYPE_MAP, p.map)?;
+    for _ in 0..map.entries {
+        // Without a wanted code, `names` stands in for its key: `key` returns
+        // the first match, so index 1 then never comes back.
+        let code_key = p.code.map_or("names", |(key, _)| key);
+        match (cur.key(&["names", code_key])?, p.names, p.code) {
+            (Some(0), Some(what), _) if !names_seen => {
+                names_seen = true;
+                name = names(cur, what, language)?;
+            }
+            (Some(1), _, Some((_, what))) => first(cur, &mut code, |c| c.string(what))?,
+            _ => cur.skip()?,
+        }
+    }
+    cur.leave(map);
+    Ok((name, code))
+}
+
+/// A `names` map: the name in `language`, else in English.
+fn names<S: ByteSource + ?Sized>(
+    cur: &mut Cursor<'_, S>,
+    what: &str,
+    language: &str,
+) -> Result<Option<String>, MmdbError> {
+    let (mut wanted, mut english) = (None, None);
+    let map = cur.enter(TYPE_MAP, what)?;
+    for _ in 0..map.entries {
+        match cur.key(&[language, "en"])? {
+            Some(0) => first(cur, &mut wanted, |c| c.string(what))?,
+            Some(_) => first(cur, &mut english, |c| c.string(what))?,
+            None => cur.skip()?,
+        }
+    }
+    cur.leave(map);
+    Ok(wanted.or(english))
+}
+
+fn location<S: ByteSource + ?Sized>(cur: &mut Cursor<'_, S>, r: &mut CityRecord) -> Result<(), MmdbError> {
+    let map = cur.enter(TYPE_MAP, "location")?;
+    for _ in 0..map.entries {
+        match cur.key(&["latitude", "longitude", "accuracy_radius", "time_zone"])? {
+            Some(0) => first(cur, &mut r.latitude, |c| c.float("location.latitude"))?,
+            Some(1) => first(cur, &mut r.longitude, |c| c.float("location.longitude"))?,
+            Some(2) => first(cur, &mut r.accuracy_radius, |c| c.uint("location.accuracy_radius"))?,
+            Some(_) => first(cur, &mut r.time_zone, |c| c.string("location.time_zone"))?,
+            None => cur.skip()?,
+        }
+    }
+    cur.leave(map);
+    Ok(())
+}
+
+/// Decodes the ASN/ISP record at the cursor.
+pub(crate) fn asn<S: ByteSource + ?Sized>(cur: &mut Cursor<'_, S>) -> Result<AsnRecord, MmdbError> {
+    let mut r = AsnRecord::default();
+    let map = cur.enter(TYPE_MAP, "record")?;
+    for _ in 0..map.entries {
+        match cur.key(&["autonomous_system_number", "autonomous_system_organization"])? {
+            Some(0) => first(cur, &mut r.number, |c| c.uint("autonomous_system_number"))?,
+            Some(_) => first(cur, &mut r.organization, |c| c.string("autonomous_system_organization"))?,
+            None => cur.skip()?,
+        }
+    }
+    cur.leave(map);
+    Ok(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mmdb::testutil::{V, encode, header_bytes, map, s};
+
+    fn decode_city(value: &V, language: &str) -> Result<CityRecord, String> {
+        let mut bytes = Vec::new();
+        encode(value, &mut bytes);
+        let mut cur = Cursor::new(bytes.as_slice(), 0, bytes.len() as u64, 0);
+        city(&mut cur, language).map_err(|e| e.to_string())
+    }
+
+    fn names(pairs: &[(&str, &str)]) -> V {
+        V::Map(pairs.iter().map(|(k, v)| (k.to_string(), s(v))).collect())
+    }
+
+    fn full() -> V {
+        map([
+            (
+                "city",
+                map([
+                    ("geoname_id", V::U32(2694762)),
+                    ("names", names(&[("de", "Linköping"), ("en", "Linkoping")])),
+                ]),
+            ),
+            ("continent", map([("code", s("EU")), ("names", names(&[("en", "Europe")]))])),
+            (
+                "country",
+                map([("iso_code", s("SE")), ("names", names(&[("en", "Sweden"), ("ja", "スウェーデン")]))]),
+            ),
+            (
+                "location",
+                map([
+                    ("accuracy_radius", V::U16(50)),
+                    ("latitude", V::F64(58.4167)),
+                    ("longitude", V::F64(15.6167)),
+                    ("metro_code", V::U16(0)),
+                    ("time_zone", s("Europe/Stockholm")),
+                ]),
+            ),
+            ("postal", map([("code", s("582 22"))])),
+            ("registered_country", map([("iso_code", s("DE"))])),
+            (
+                "subdivisions",
+                V::Arr(vec![
+                    map([("iso_code", s("E")), ("names", names(&[("en", "Östergötland County")]))]),
+                    map([("iso_code", s("X")), ("names", names(&[("en", "Second")]))]),
+                ]),
+            ),
+            ("traits", map([("is_anycast", V::Bool(false)), ("big", V::U128(u128::MAX))])),
+        ])
+    }
+
+    #[test]
+    fn city_fields_and_language_fallback() {
+        struct Case {
+            desc: &'static str,
+            value: V,
+            language: &'static str,
+            want: Result<CityRecord, &'static str>,
+        }
+        let sweden = |city: &str, country: &str| CityRecord {
+            country_iso_code: Some("SE".into()),
+            country_name: Some(country.into()),
+            continent_code: Some("EU".into()),
+            subdivision_iso_code: Some("E".into()),
+            subdivision_name: Some("Östergötland County".into()),
+            city_name: Some(city.into()),
+            postal_code: Some("582 22".into()),
+            time_zone: Some("Europe/Stockholm".into()),
+            latitude: Some(58.4167),
+            longitude: Some(15.6167),
+            accuracy_radius: Some(50),
+        };
+        let cases = [
+            Case { desc: "english", value: full(), language: "en", want: Ok(sweden("Linkoping", "Sweden")) },
+            Case {
+                desc: "german city, english country",
+                value: full(),
+                language: "de",
+                want: Ok(sweden("Linköping", "Sweden")),
+            },
+            Case {
+                desc: "japanese country",
+                value: full(),
+                language: "ja",
+                want: Ok(sweden("Linkoping", "スウェーデン")),
+            },
+            Case {
+                desc: "unknown language",
+                value: full(),
+                language: "xx",
+                want: Ok(sweden("Linkoping", "Sweden")),
+            },
+            Case { desc: "empty map", value: map([]), language: "en", want: Ok(CityRecord::default()) },
+            Case {
+                desc: "country database",
+                value: map([
+                    ("country", map([("iso_code", s("JP"))])),
+                    ("continent", map([("code", s("AS"))])),
+                ]),
+                language: "en",
+                want: Ok(CityRecord {
+                    country_iso_code: Some("JP".into()),
+                    continent_code: Some("AS".into()),
+                    ..CityRecord::default()
+                }),
+            },
+            Case {
+                desc: "only a non-english name",
+                value: map([("city", map([("names", names(&[("ja", "東京")]))]))]),
+                language: "de",
+                want: Ok(CityRecord::default()),
+            },
+            Case {
+                desc: "duplicate keys: first wins, second not even type-checked",
+                value: map([
+                    ("country", map([("iso_code", s("AA")), ("iso_code", V::U16(1))])),
+                    ("country", V::U16(7)),
+                ]),
+                language: "en",
+                want: Ok(CityRecord { country_iso_code: Some("AA".into()), ..CityRecord::default() }),
+            },
+            Case {
+                desc: "record not a map",
+                value: s("x"),
+                language: "en",
+                want: Err("expected map for `record`, found utf8_string at offset 0"),
+            },
+            Case {
+                desc: "iso code wrong type",
+                value: map([("country", map([("iso_code", V::U32(5))]))]),
+                language: "en",
+                want: Err("expected utf8_string for `country.iso_code`, found uint32"),
+            },
+            Case {
+                desc: "subdivisions not an array",
+                value: map([("subdivisions", map([]))]),
+                language: "en",
+                want: Err("expected array for `subdivisions`, found map"),
+            },
+            Case {
+                desc: "accuracy radius too big",
+                value: map([("location", map([("accuracy_radius", V::U32(70_000))]))]),
+                language: "en",
+                want: Err("value 70000 for `location.accuracy_radius` is out of range"),
+            },
+            Case {
+                desc: "latitude as string",
+                value: map([("location", map([("latitude", s("1.0"))]))]),
+                language: "en",
+                want: Err("expected a double for `location.latitude`, found utf8_string"),
+            },
+        ];
+        for c in cases {
+            let got = decode_city(&c.value, c.language);
+            match (got, c.want) {
+                (Ok(got), Ok(want)) => assert_eq!(got, want, "case {}", c.desc),
+                (Err(got), Err(want)) => assert!(got.contains(want), "case {}: {got}", c.desc),
+                (got, want) => panic!("case {}: got {got:?}, want {want:?}", c.desc),
+            }
+        }
+    }
+
+    #[test]
+    fn pointers_to_shared_values() {
+        // Data section: 0: "en"; 3: names map {"en": "Tokyo"} with the key as a pointer;
+        // then the record, whose keys and values point back.
+        let mut bytes = Vec::new();
+        encode(&s("en"), &mut bytes);
+        let names_at = bytes.len() as u32;
+        header_bytes(TYPE_MAP, 1, &mut bytes);
+        encode(&V::Ptr(0), &mut bytes);
+        encode(&s("Tokyo"), &mut bytes);
+        let record_at = bytes.len() as u64;
+        encode(
+            &map([("city", map([("names", V::Ptr(names_at))])), ("country", map([("iso_code", s("JP"))]))]),
+            &mut bytes,
+        );
+        let mut cur = Cursor::new(bytes.as_slice(), 0, bytes.len() as u64, record_at);
+        let got = city(&mut cur, "ja").unwrap();
+        assert_eq!(got.city_name.as_deref(), Some("Tokyo"));
+        assert_eq!(got.country_iso_code.as_deref(), Some("JP"), "resumed after the pointer");
+    }
+
+    #[test]
+    fn asn_fields() {
+        struct Case {
+            desc: &'static str,
+            value: V,
+            want: Result<AsnRecord, &'static str>,
+        }
+        let cases = [
+            Case {
+                desc: "both",
+                value: map([
+                    ("autonomous_system_number", V::U32(64_512)),
+                    ("autonomous_system_organization", s("Example AB")),
+                ]),
+                want: Ok(AsnRecord { number: Some(64_512), organization: Some("Example AB".into()) }),
+            },
+            Case {
+                desc: "isp extras",
+                value: map([
+                    ("isp", s("x")),
+                    ("autonomous_system_number", V::U64(13_335)),
+                    ("organization", s("y")),
+                ]),
+                want: Ok(AsnRecord { number: Some(13_335), organization: None }),
+            },
+            Case {
+                desc: "number too big",
+                value: map([("autonomous_system_number", V::U64(1 << 33))]),
+                want: Err("value 8589934592 for `autonomous_system_number` is out of range"),
+            },
+        ];
+        for c in cases {
+            let mut bytes = Vec::new();
+            encode(&c.value, &mut bytes);
+            let mut cur = Cursor::new(bytes.as_slice(), 0, bytes.len() as u64, 0);
+            match (asn(&mut cur).map_err(|e| e.to_string()), c.want) {
+                (Ok(got), Ok(want)) => assert_eq!(got, want, "case {}", c.desc),
+                (Err(got), Err(want)) => assert!(got.contains(want), "case {}: {got}", c.desc),
+                (got, want) => panic!("case {}: got {got:?}, want {want:?}", c.desc),
+            }
+        }
+    }
+}
