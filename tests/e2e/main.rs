@@ -7,3 +7,4 @@ mod support;
 mod client_ip;
 mod foundation;
 mod geo;
+mod maintenance;

@@ -53,7 +53,10 @@ pub async fn send(
     let (mut sender, conn) =
         hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(std::io::Error::other)?;
     tokio::spawn(conn);
-    let mut req = hyper::Request::builder().method(method).uri(path).header("host", "edgeguard.test");
+    let mut req = hyper::Request::builder().method(method).uri(path);
+    if !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("host")) {
+        req = req.header("host", "edgeguard.test");
+    }
     for (name, value) in headers {
         req = req.header(*name, *value);
     }

@@ -19,11 +19,12 @@ pub struct Setup {
     routers: Vec<(String, String, Option<Value>)>,
     trusted_ips: Vec<String>,
     plugin_settings: Value,
+    envs: Vec<(String, String)>,
 }
 
 impl Setup {
     pub fn new() -> Self {
-        Self { routers: Vec::new(), trusted_ips: Vec::new(), plugin_settings: json!({}) }
+        Self { routers: Vec::new(), trusted_ips: Vec::new(), plugin_settings: json!({}), envs: Vec::new() }
     }
 
     /// A router for `PathPrefix(prefix)`, with EdgeGuard configured as `config` (or no middleware).
@@ -41,6 +42,13 @@ impl Setup {
     /// The plugin's static `settings` (mounts, envs).
     pub fn plugin_settings(mut self, settings: Value) -> Self {
         self.plugin_settings = settings;
+        self
+    }
+
+    /// An environment variable for the Traefik process (forwarded to the
+    /// plugin only if listed in `settings.envs`).
+    pub fn traefik_env(mut self, name: &str, value: &str) -> Self {
+        self.envs.push((name.into(), value.into()));
         self
     }
 
@@ -127,6 +135,7 @@ impl Traefik {
         let child = Command::new(&traefik)
             .arg(format!("--configFile={}", dir.path().join("traefik.yml").display()))
             .current_dir(dir.path())
+            .envs(setup.envs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(dir.path().join("stderr.log")).unwrap())
             .spawn()
@@ -155,10 +164,15 @@ impl Traefik {
 
     /// Sends a request from `source` (e.g. "127.0.0.2") with extra headers.
     pub fn get_from(&self, source: &str, path: &str, headers: &[(&str, &str)]) -> Reply {
+        self.request("GET", source, path, headers)
+    }
+
+    /// Sends `method path` from `source` with extra headers.
+    pub fn request(&self, method: &str, source: &str, path: &str, headers: &[(&str, &str)]) -> Reply {
         let source: IpAddr = source.parse().expect("source address");
         self.rt
-            .block_on(send(source, self.addr, "GET", path, headers))
-            .unwrap_or_else(|e| panic!("request {path} from {source} failed: {e}; log:\n{}", self.log()))
+            .block_on(send(source, self.addr, method, path, headers))
+            .unwrap_or_else(|e| panic!("{method} {path} from {source} failed: {e}; log:\n{}", self.log()))
     }
 
     /// Sends a request from 127.0.0.1.
