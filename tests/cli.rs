@@ -60,3 +60,17 @@ fn check_names_file_and_field() {
     assert!(!ok);
     assert!(err.contains(cfg.path().to_str().unwrap()) && err.contains("`clientIp.maxHop`"), "{err}");
 }
+
+#[test]
+fn lookup_prints_the_geo_headers_for_each_address() {
+    let db = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/geo/GeoLite2-City-Test.mmdb");
+    let asn = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/geo/GeoLite2-ASN-Test.mmdb");
+    let (ok, out, err) =
+        edgeguard(&["lookup", "--db", db, "--asn-db", asn, "203.0.113.10", "[2001:db8:2::1]:443"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("203.0.113.10\n  X-Geo-DB: GeoLite2-City; build=2025-01-01T00:00:00Z"), "{out}");
+    assert!(out.contains("  X-Geo-City: Link%C3%B6ping\n") && out.contains("  X-Geo-ASN: 64496\n"), "{out}");
+    assert!(out.contains("2001:db8:2::1\n") && out.contains("  X-Geo-City: S%C3%A3o Paulo\n"), "{out}");
+    let (ok, _, err) = edgeguard(&["lookup", "--db", "/does/not/exist.mmdb", "192.0.2.1"]);
+    assert!(!ok && err.contains("/does/not/exist.mmdb"), "{err}");
+}

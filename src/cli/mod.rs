@@ -39,6 +39,21 @@ enum Command {
         #[arg(long, default_value = "/")]
         path: String,
     },
+    /// Print the geo headers EdgeGuard would set for each address.
+    Lookup {
+        /// GeoIP2/GeoLite2 City or Country database.
+        #[arg(long)]
+        db: PathBuf,
+        /// GeoLite2-ASN / GeoIP2-ISP database.
+        #[arg(long)]
+        asn_db: Option<PathBuf>,
+        /// Language of the names.
+        #[arg(long, default_value = "en")]
+        language: String,
+        /// Addresses to look up.
+        #[arg(required = true)]
+        ips: Vec<String>,
+    },
 }
 
 pub fn main() -> ExitCode {
@@ -53,6 +68,7 @@ pub fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
+        Command::Lookup { db, asn_db, language, ips } => lookup(&db, asn_db.as_deref(), &language, &ips),
         Command::Check { config } => {
             load(&config)?;
             println!("{}: ok", config.display());
@@ -97,6 +113,42 @@ fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
     }
+}
+
+/// Looks addresses up through the same geo stage the plugin runs.
+fn lookup(db: &Path, asn_db: Option<&Path>, language: &str, ips: &[String]) -> Result<(), String> {
+    let geo = serde_json::json!({
+        "database": db,
+        "asnDatabase": asn_db.map_or(String::new(), |p| p.display().to_string()),
+        "language": language,
+        "dbInfoHeader": "X-Geo-DB",
+    });
+    let log = std::sync::Arc::new(edgeguard::log::MemoryLog::default());
+    let config = Config::from_json(serde_json::json!({ "geo": geo }).to_string().as_bytes())
+        .map_err(|e| e.to_string())?;
+    let pipeline = Pipeline::with_log(&config, log.clone()).map_err(|e| e.to_string())?;
+    if let Some((_, message)) =
+        log.lines().into_iter().find(|(level, _)| *level >= edgeguard::log::Level::Warn)
+    {
+        return Err(message);
+    }
+    for ip in ips {
+        let addr =
+            edgeguard::addr::parse_node(ip).map_err(|e| format!("`{ip}` is not an IP address ({e})"))?;
+        // A trusted-less pipeline resolves the client to the peer: the address itself.
+        let req = OwnedRequest::new(&addr.to_string());
+        println!("{addr}");
+        if let Decision::Forward(edits) = pipeline.handle(&req) {
+            for edit in edits {
+                if let HeaderEdit::Set(name, value) = edit {
+                    if name.starts_with("X-Geo") {
+                        println!("  {name}: {value}");
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Reads a JSON or YAML config file and validates it.

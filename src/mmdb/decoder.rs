@@ -173,14 +173,30 @@ impl<'s, S: ByteSource + ?Sized> Cursor<'s, S> {
     }
 
     /// The next `n` (≤ [`WINDOW`]) bytes, refilling a window when needed.
+    #[inline]
     fn take(&mut self, n: usize) -> Result<&[u8], MmdbError> {
+        // Fast path: most reads continue in the window the last one used.
+        // Windows only ever hold section bytes, so `pos + n` stays in the section.
+        let pos = self.pos;
+        let current = self.current;
+        let from = match self.windows.get(current) {
+            Some(w) if pos >= w.start && pos - w.start + n as u64 <= w.len as u64 => (pos - w.start) as usize,
+            _ => return self.take_slow(n),
+        };
+        self.pos = pos + n as u64;
+        let at = self.file_offset(pos);
+        self.windows
+            .get(current)
+            .and_then(|w| w.buf.get(from..from + n))
+            .ok_or_else(|| MmdbError::corrupt(at, "read outside the window"))
+    }
+
+    /// [`Cursor::take`] from another window, or after refilling the least recently used one.
+    #[inline(never)]
+    fn take_slow(&mut self, n: usize) -> Result<&[u8], MmdbError> {
         let (pos, end) = (self.pos, self.end_of(n as u64)?);
         let covers = |w: &Window| pos >= w.start && end <= w.start + w.len as u64;
-        // Most reads continue where the last one ended: try that window first.
-        let hit = match self.windows.get(self.current) {
-            Some(w) if covers(w) => Some(self.current),
-            _ => self.windows.iter().position(covers),
-        };
+        let hit = self.windows.iter().position(covers);
         let slot = match hit {
             Some(slot) => slot,
             None => {

@@ -32,6 +32,12 @@ pub fn run(root: &Path) -> Result<()> {
         .with_context(|| format!("echo backend cannot listen on {ECHO_ADDR}"))?;
     rt.spawn(echo::serve(listener));
 
+    // The maintenance flag lives in a directory mounted into the plugin.
+    let flags = root.join("target/demo/flags");
+    std::fs::create_dir_all(&flags)?;
+    let flag = flags.join("maintenance");
+    let _ = std::fs::remove_file(&flag);
+
     // Traefik resolves ./plugins-local against its working directory: target/.
     let config = root.join("traefik-config/local/traefik.yml");
     let mut child = KillOnDrop(
@@ -51,12 +57,18 @@ Trusted proxy: 127.0.0.2 (clientIp.trustedProxies and the entrypoint's forwarded
   curl -s http://{TRAEFIK_ADDR}/
   # 2. a spoofed X-Forwarded-For from an untrusted peer is not believed
   curl -s -H 'X-Forwarded-For: 203.0.113.66' -H 'X-Real-IP: 203.0.113.66' http://{TRAEFIK_ADDR}/
-  # 3. through the trusted proxy 127.0.0.2: the client is the rightmost untrusted hop
+  # 3. through the trusted proxy 127.0.0.2: the client is the rightmost untrusted hop,
+  #    with geo headers from the test database (203.0.113.10 is Linköping, SE; AS64496)
   curl -s --interface 127.0.0.2 -H 'X-Forwarded-For: 198.51.100.7, 203.0.113.10' http://{TRAEFIK_ADDR}/
+
+  # maintenance on / off (seen within checkInterval, 2 s; /healthz stays up):
+  echo on > {flag}
+  rm {flag}
 
   (/plain is routed without the middleware, for comparison.)
 Press Ctrl-C to stop.",
-        ver = tools::TRAEFIK_VERSION
+        ver = tools::TRAEFIK_VERSION,
+        flag = flag.display(),
     );
     rt.block_on(async {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
