@@ -171,10 +171,10 @@ fn write_configs(
     Ok(())
 }
 
-struct Traefik(Child);
+pub(crate) struct Traefik(pub(crate) Child);
 
 impl Traefik {
-    fn start(bin: &Path, dir: &Path) -> Result<Self> {
+    pub(crate) fn start(bin: &Path, dir: &Path) -> Result<Self> {
         let child = Command::new(bin)
             .arg(format!("--configFile={}", dir.join("traefik.yml").display()))
             .current_dir(dir)
@@ -192,17 +192,17 @@ impl Drop for Traefik {
     }
 }
 
-fn free_port() -> Result<u16> {
+pub(crate) fn free_port() -> Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
-fn wait_ready(port: u16, child: &mut Child) -> Result<()> {
+pub(crate) fn wait_ready(port: u16, child: &mut Child) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
         let ok = Command::new("curl")
             .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", &format!("http://127.0.0.1:{port}/")])
             .output()
-            .map(|o| o.stdout == b"200")
+            .map(|o| o.stdout != b"404" && o.stdout != b"000")
             .unwrap_or(false);
         if ok {
             return Ok(());
@@ -215,7 +215,7 @@ fn wait_ready(port: u16, child: &mut Child) -> Result<()> {
     bail!("traefik not ready on port {port} within 60 s")
 }
 
-fn ensure_wrk() -> Result<PathBuf> {
+pub(crate) fn ensure_wrk() -> Result<PathBuf> {
     let which = |name: &str| Command::new("which").arg(name).output().ok().filter(|o| o.status.success());
     if which("wrk").is_none() {
         println!("installing wrk from Debian packages");

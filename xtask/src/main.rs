@@ -7,6 +7,7 @@ mod demo;
 #[path = "../../tests/support/echo.rs"]
 mod echo;
 mod geodata;
+mod maintenance_load;
 mod plugin;
 mod test;
 mod testdata;
@@ -31,6 +32,8 @@ cargo xtask <command>
                       into target/geodata for benchmarks and differential tests; never committed
   bench-traefik       load benchmark (wrk, 64 connections): Traefik without vs with EdgeGuard
                       (client IP + geo on the real GeoLite2-City); writes target/bench/traefik.md
+  maintenance-load    wrk (64 connections, 30 s) while the maintenance flag toggles every second:
+                      only 200 and 503 allowed; writes target/bench/maintenance.md
 ";
 
 fn main() -> Result<()> {
@@ -58,6 +61,7 @@ fn main() -> Result<()> {
             other => bail!("unexpected arguments {other:?}\n\n{HELP}"),
         },
         Some("geodata") => geodata::run(&root),
+        Some("maintenance-load") => maintenance_load::run(&root),
         Some("bench-traefik") => {
             geodata::run(&root)?;
             bench_traefik::run(&root, &root.join("target/geodata/GeoLite2-City.mmdb"))
