@@ -54,6 +54,9 @@ impl Host for RequestHost<'_> {
     fn uri(&self) -> Vec<u8> {
         self.request.uri().to_vec()
     }
+    fn header_names(&self) -> Vec<Vec<u8>> {
+        self.request.header.names_iter().map(|n| n.to_vec()).collect()
+    }
     fn header_values(&self, name: &str) -> Vec<Vec<u8>> {
         self.request.header.values_iter(name.as_bytes()).map(|v| v.to_vec()).collect()
     }

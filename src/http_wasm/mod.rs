@@ -6,7 +6,7 @@
 //! through the small [`Host`] trait so this adapter is tested natively with a
 //! mock; the only code touching the real ABI is `guest.rs` (wasm32 only).
 
-use std::cell::OnceCell;
+use std::cell::{OnceCell, RefCell};
 use std::sync::Arc;
 
 use crate::config::Config;
@@ -27,6 +27,8 @@ pub trait Host {
     fn method(&self) -> Vec<u8>;
     /// The request URI (path and query).
     fn uri(&self) -> Vec<u8>;
+    /// The names of the request headers present (one host call).
+    fn header_names(&self) -> Vec<Vec<u8>>;
     /// All values of a request header.
     fn header_values(&self, name: &str) -> Vec<Vec<u8>>;
     /// Replaces a request header.
@@ -65,16 +67,26 @@ impl Plugin {
 
     /// Handles one request; returns whether the host should call the next handler.
     pub fn handle_request(&self, host: &impl Host) -> bool {
+        let request = HostRequest::new(host);
         let decision = match self {
-            Self::Ready(pipeline) => pipeline.handle(&HostRequest::new(host)),
+            Self::Ready(pipeline) => pipeline.handle(&request),
             Self::Misconfigured => Decision::Respond(Response::misconfigured()),
         };
         match decision {
             Decision::Forward(edits) => {
                 for edit in &edits {
                     match edit {
-                        HeaderEdit::Remove(name) => host.remove_header(name),
-                        HeaderEdit::Set(name, value) => host.set_header(name, value),
+                        // Most removals target headers that are absent; each host
+                        // call costs, so only remove what is there.
+                        HeaderEdit::Remove(name) if request.has(name) => {
+                            host.remove_header(name);
+                            request.forget(name);
+                        }
+                        HeaderEdit::Remove(_) => {}
+                        HeaderEdit::Set(name, value) => {
+                            host.set_header(name, value);
+                            request.note(name);
+                        }
                         HeaderEdit::SetResponse(name, value) => host.set_response_header(name, value),
                     }
                 }
@@ -94,16 +106,42 @@ impl Plugin {
     }
 }
 
-/// A lazy [`RequestView`] over host calls: each value is fetched at most once,
-/// and only if a stage asks for it.
+/// A lazy [`RequestView`] over host calls: the header names are fetched once
+/// (one call), and values only for headers that are present.
 struct HostRequest<'h, H> {
     host: &'h H,
     peer: OnceCell<String>,
+    /// Lower-case names of the headers currently on the request.
+    names: RefCell<Option<Vec<String>>>,
+    /// Values already fetched (stages may read a header twice).
+    values: RefCell<Vec<(String, Vec<Vec<u8>>)>>,
 }
 
 impl<'h, H: Host> HostRequest<'h, H> {
     fn new(host: &'h H) -> Self {
-        Self { host, peer: OnceCell::new() }
+        Self { host, peer: OnceCell::new(), names: RefCell::new(None), values: RefCell::new(Vec::new()) }
+    }
+
+    fn with_names<R>(&self, f: impl FnOnce(&mut Vec<String>) -> R) -> R {
+        let mut names = self.names.borrow_mut();
+        let names = names.get_or_insert_with(|| {
+            self.host.header_names().iter().map(|n| String::from_utf8_lossy(n).to_ascii_lowercase()).collect()
+        });
+        f(names)
+    }
+
+    fn has(&self, name: &str) -> bool {
+        self.with_names(|names| names.iter().any(|n| n.eq_ignore_ascii_case(name)))
+    }
+
+    fn forget(&self, name: &str) {
+        self.with_names(|names| names.retain(|n| !n.eq_ignore_ascii_case(name)));
+    }
+
+    fn note(&self, name: &str) {
+        if !self.has(name) {
+            self.with_names(|names| names.push(name.to_ascii_lowercase()));
+        }
     }
 }
 
@@ -118,7 +156,15 @@ impl<H: Host> RequestView for HostRequest<'_, H> {
         String::from_utf8_lossy(&self.host.uri()).into_owned()
     }
     fn header_values(&self, name: &str) -> Vec<Vec<u8>> {
-        self.host.header_values(name)
+        if !self.has(name) {
+            return Vec::new();
+        }
+        if let Some((_, v)) = self.values.borrow().iter().find(|(n, _)| n.eq_ignore_ascii_case(name)) {
+            return v.clone();
+        }
+        let v = self.host.header_values(name);
+        self.values.borrow_mut().push((name.to_string(), v.clone()));
+        v
     }
 }
 
@@ -132,6 +178,8 @@ mod tests {
 
     /// A host that serves an [`OwnedRequest`] and records what the guest did.
     struct MockHost {
+        /// Header host calls made (names, values, removals).
+        calls: std::cell::Cell<usize>,
         req: RefCell<OwnedRequest>,
         status: RefCell<Option<u16>>,
         resp_headers: RefCell<Vec<(String, String)>>,
@@ -141,6 +189,7 @@ mod tests {
     impl MockHost {
         fn new(req: OwnedRequest) -> Self {
             Self {
+                calls: std::cell::Cell::new(0),
                 req: RefCell::new(req),
                 status: RefCell::default(),
                 resp_headers: RefCell::default(),
@@ -159,13 +208,19 @@ mod tests {
         fn uri(&self) -> Vec<u8> {
             self.req.borrow().uri.clone().into_bytes()
         }
+        fn header_names(&self) -> Vec<Vec<u8>> {
+            self.calls.set(self.calls.get() + 1);
+            self.req.borrow().headers.iter().map(|(n, _)| n.as_bytes().to_vec()).collect()
+        }
         fn header_values(&self, name: &str) -> Vec<Vec<u8>> {
+            self.calls.set(self.calls.get() + 1);
             self.req.borrow().header_values(name)
         }
         fn set_header(&self, name: &str, value: &str) {
             self.req.borrow_mut().apply(&[HeaderEdit::Set(name.into(), value.into())]);
         }
         fn remove_header(&self, name: &str) {
+            self.calls.set(self.calls.get() + 1);
             self.req.borrow_mut().apply(&[HeaderEdit::Remove(name.into())]);
         }
         fn set_response_header(&self, name: &str, value: &str) {
@@ -190,6 +245,20 @@ mod tests {
         assert_eq!(host.req.borrow().get("x-real-ip").as_deref(), Some("192.0.2.10"));
         assert!(log.lines().is_empty());
         assert_eq!(*host.status.borrow(), None);
+    }
+
+    #[test]
+    fn absent_headers_cost_no_host_calls() {
+        // An untrusted peer triggers a dozen removals; only the one present header is removed.
+        let req =
+            OwnedRequest::new("192.0.2.10:5555").header("True-Client-IP", "6.6.6.6").header("Accept", "*/*");
+        let host = MockHost::new(req);
+        let plugin = Plugin::init(br#"{"clientIp": {}}"#, Arc::new(MemoryLog::default()));
+        assert!(plugin.handle_request(&host));
+        assert_eq!(host.calls.get(), 2, "one names call and one removal");
+        let upstream = host.req.borrow();
+        assert_eq!(upstream.get("true-client-ip"), None);
+        assert_eq!(upstream.get("accept").as_deref(), Some("*/*"));
     }
 
     #[test]

@@ -47,3 +47,19 @@ async fn echo(req: Request<Incoming>, peer: SocketAddr) -> Result<Response<Full<
         .body(Full::new(Bytes::from(bytes)))
         .unwrap_or_else(|_| Response::new(Full::new(Bytes::new()))))
 }
+
+/// A fast backend for load benchmarks: answers `geo=<n>` (how many `x-geo-*`
+/// headers arrived, so a run can check EdgeGuard was active) without echoing.
+pub async fn serve_fast(listener: TcpListener) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else { continue };
+        tokio::spawn(async move {
+            let service = service_fn(|req: Request<Incoming>| async move {
+                let geo = req.headers().keys().filter(|n| n.as_str().starts_with("x-geo-")).count();
+                Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(format!("geo={geo}\n")))))
+            });
+            let _ =
+                http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(stream), service).await;
+        });
+    }
+}

@@ -107,11 +107,14 @@ impl Traefik {
             }
             routers.insert(name.clone(), router);
         }
-        let dynamic = json!({"http": {
+        let mut dynamic = json!({"http": {
             "routers": routers,
-            "middlewares": middlewares,
             "services": {"echo": {"loadBalancer": {"servers": [{"url": format!("http://{echo_addr}")}]}}},
         }});
+        // Traefik refuses an empty `middlewares` element.
+        if !middlewares.is_empty() {
+            dynamic["http"]["middlewares"] = Value::Object(middlewares);
+        }
         let mut entrypoint = json!({"address": format!("127.0.0.1:{port}")});
         if !setup.trusted_ips.is_empty() {
             entrypoint["forwardedHeaders"] = json!({"trustedIPs": setup.trusted_ips});
