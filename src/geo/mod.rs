@@ -186,8 +186,7 @@ impl GeoStage {
             if !self.sources.iter().any(|s| s.asn == matches!(field, Field::Asn | Field::AsnOrg)) {
                 continue; // no database that could supply this field
             }
-            let value =
-                found.iter().flat_map(|v| v.iter()).find(|(f, _)| f == field).map(|(_, v)| v.to_string());
+            let value = found.iter().find_map(|v| v.get(*field)).map(str::to_string);
             if let Some(value) = value.or_else(|| self.unknown_value.clone()) {
                 edits.push(HeaderEdit::Set(name.clone(), value));
             }
@@ -219,7 +218,7 @@ impl GeoStage {
             let found = db.lookup_city(ip, &self.language)?;
             (found.record.map(|r| values::city_values(&r, self.encoding)), found.prefix_len)
         };
-        let values = values.unwrap_or_else(|| Values::from(Vec::new()));
+        let values = values.unwrap_or_else(Values::empty);
         if let Ok(mut guard) = source.cache.lock() {
             guard.1.insert(ip, prefix_len, values.clone());
         }

@@ -59,8 +59,25 @@ pub const FIELDS: [Field; 13] = [
     Field::AsnOrg,
 ];
 
-/// Header values for one lookup: `(field, encoded value)` for fields with data.
-pub type Values = std::sync::Arc<[(Field, Box<str>)]>;
+/// Header values for one lookup, packed into one shared allocation per
+/// network (the lookup cache holds thousands): each present field is its
+/// code (`a` + field index) followed by the encoded value and `\n`. Encoded
+/// values never contain control characters, so `\n` cannot occur inside one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Values(std::sync::Arc<str>);
+
+impl Values {
+    /// No data (not in the database).
+    pub fn empty() -> Self {
+        Self(std::sync::Arc::from(""))
+    }
+
+    /// The value of `field`, if the record had it.
+    pub fn get(&self, field: Field) -> Option<&str> {
+        let code = char::from(b'a' + field as u8);
+        self.0.split_terminator('\n').find_map(|entry| entry.strip_prefix(code))
+    }
+}
 
 /// The city/country fields present in `record`, encoded.
 pub fn city_values(record: &CityRecord, encoding: ValueEncoding) -> Values {
@@ -89,10 +106,15 @@ pub fn asn_values(record: &AsnRecord, encoding: ValueEncoding) -> Values {
 }
 
 fn collect<const N: usize>(fields: [(Field, Option<String>); N], encoding: ValueEncoding) -> Values {
-    fields
-        .into_iter()
-        .filter_map(|(f, v)| v.filter(|v| !v.is_empty()).map(|v| (f, encode(&v, encoding).into_boxed_str())))
-        .collect()
+    let mut packed = String::new();
+    for (field, value) in fields {
+        if let Some(value) = value.filter(|v| !v.is_empty()) {
+            packed.push(char::from(b'a' + field as u8));
+            packed.push_str(&encode(&value, encoding));
+            packed.push('\n');
+        }
+    }
+    Values(std::sync::Arc::from(packed))
 }
 
 /// Writes `value` ASCII-safe (`percent`) or as UTF-8 with controls encoded (`raw`).
@@ -112,5 +134,33 @@ pub fn encode(value: &str, encoding: ValueEncoding) -> String {
             .chars()
             .map(|c| if c.is_control() { format!("%{:02X}", c as u32 & 0xFF) } else { c.to_string() })
             .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packed_values_round_trip() {
+        let record = CityRecord {
+            country_iso_code: Some("SE".into()),
+            city_name: Some("Linköping".into()),
+            latitude: Some(58.4109),
+            postal_code: Some(String::new()),
+            ..Default::default()
+        };
+        let v = city_values(&record, ValueEncoding::Percent);
+        assert_eq!(v.get(Field::Country), Some("SE"));
+        assert_eq!(v.get(Field::City), Some("Link%C3%B6ping"));
+        assert_eq!(v.get(Field::Latitude), Some("58.4109"));
+        assert_eq!(v.get(Field::PostalCode), None, "empty values are absent, never empty headers");
+        assert_eq!(v.get(Field::Asn), None);
+        let asn = asn_values(
+            &AsnRecord { number: Some(64496), organization: Some("Ö AB".into()) },
+            ValueEncoding::Raw,
+        );
+        assert_eq!((asn.get(Field::Asn), asn.get(Field::AsnOrg)), (Some("64496"), Some("Ö AB")));
+        assert_eq!(Values::empty().get(Field::Country), None);
     }
 }
