@@ -25,13 +25,15 @@ pub fn e2e(root: &Path, version: &str) -> Result<(u32, u32, Vec<String>)> {
         .output()
         .context("running cargo test")?;
     let text = String::from_utf8_lossy(&out.stdout);
+    // "test result: ok. 21 passed; 0 failed; ..." -> the number before the label.
     let count = |label: &str| {
         text.lines()
-            .filter_map(|l| l.strip_prefix("test result: "))
+            .filter(|l| l.starts_with("test result:"))
             .filter_map(|l| {
-                l.split("; ").find_map(|p| p.split_once(' ').filter(|(_, w)| w.starts_with(label)))
+                let words: Vec<&str> = l.split_whitespace().collect();
+                let at = words.iter().position(|w| w.trim_end_matches(';') == label)?;
+                words.get(at.checked_sub(1)?)?.parse::<u32>().ok()
             })
-            .filter_map(|(n, _)| n.trim_start_matches(|c: char| !c.is_ascii_digit()).parse::<u32>().ok())
             .sum::<u32>()
     };
     let failing = text
