@@ -56,7 +56,14 @@ impl ReloadingDb {
         let db = match open(path, page_cache) {
             Ok(db) => Some(db),
             Err(e) => {
-                log.log(Level::Error, &format!("geo database {}: {e}", path.display()));
+                // Outside Traefik's `settings.mounts` (or on Traefik < 3.2.2,
+                // which has no mounts) the file simply does not exist for the guest.
+                let hint = if e.to_string().starts_with("cannot open") {
+                    "; in Traefik the directory must be listed in the plugin's settings.mounts (Traefik >= 3.2.2)"
+                } else {
+                    ""
+                };
+                log.log(Level::Error, &format!("geo database {}: {e}{hint}", path.display()));
                 None
             }
         };
