@@ -120,12 +120,7 @@ impl ClientIpStage {
         if !cfg.header.is_empty() {
             strip.push(cfg.header.clone());
         }
-        // Some stacks map `_` to `-` (CGI, WSGI, some Lua/PHP setups): strip those spellings too.
-        let underscored: Vec<String> =
-            strip.iter().filter(|n| n.contains('-')).map(|n| n.replace('-', "_")).collect();
-        strip.extend(underscored);
-        strip.sort_by_key(|n| n.to_ascii_lowercase());
-        strip.dedup_by(|a, b| a.eq_ignore_ascii_case(b));
+        let strip = headers::with_underscore_aliases(strip);
         Ok(Self {
             trusted,
             max_hops: cfg.max_hops,

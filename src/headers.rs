@@ -11,10 +11,27 @@ pub const CF_CONNECTING_IP: &str = "CF-Connecting-IP";
 /// Akamai/Cloudflare Enterprise single-address client header.
 pub const TRUE_CLIENT_IP: &str = "True-Client-IP";
 
+/// EdgeGuard's signature over the identity headers (`signing`); always
+/// removed from what clients send.
+pub const X_EDGEGUARD_SIGNATURE: &str = "X-EdgeGuard-Signature";
+
 /// Client-identity headers removed when the TCP peer is not trusted, so that
 /// nothing a client sends directly can look like it came from a proxy.
 pub const SPOOFABLE: &[&str] =
     &[X_REAL_IP, "X-Client-IP", TRUE_CLIENT_IP, CF_CONNECTING_IP, FORWARDED, "X-Original-Forwarded-For"];
+
+/// `names` plus the `_` spelling of each (`X_Real_IP` for `X-Real-IP`),
+/// deduplicated case-insensitively. Stacks that map header names to variables
+/// (CGI, WSGI, PHP, nginx) read `X_Real_IP` as `X-Real-IP`, so a header
+/// EdgeGuard owns must be removed under both spellings.
+pub fn with_underscore_aliases(mut names: Vec<String>) -> Vec<String> {
+    let aliases: Vec<String> =
+        names.iter().filter(|n| n.contains('-')).map(|n| n.replace('-', "_")).collect();
+    names.extend(aliases);
+    names.sort_by_key(|n| n.to_ascii_lowercase());
+    names.dedup_by(|a, b| a.eq_ignore_ascii_case(b));
+    names
+}
 
 /// Checks a configured header name: an RFC 9110 token. `allow_empty` is for
 /// options where an empty name disables the output.
@@ -29,6 +46,12 @@ pub fn check_name(name: &str, allow_empty: bool) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn underscore_aliases() {
+        let names = with_underscore_aliases(vec!["X-Real-IP".into(), "x-real-ip".into(), "Forwarded".into()]);
+        assert_eq!(names, ["Forwarded", "X-Real-IP", "X_Real_IP"]);
+    }
 
     #[test]
     fn header_names() {

@@ -123,9 +123,7 @@ impl GeoStage {
         if !cfg.db_info_header.is_empty() {
             strip.push(cfg.db_info_header.clone());
         }
-        let underscored: Vec<String> =
-            strip.iter().filter(|n| n.contains('-')).map(|n| n.replace('-', "_")).collect();
-        strip.extend(underscored);
+        let strip = crate::headers::with_underscore_aliases(strip);
         Ok(Some(Self {
             sources,
             names,
