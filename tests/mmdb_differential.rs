@@ -331,11 +331,14 @@ fn oracle_lookup(mm: &maxminddb::Reader<Vec<u8>>, ip: IpAddr) -> Result<Option<(
     Ok(Some((res, prefix_len)))
 }
 
+/// One of EdgeGuard's readers, named by its source in mismatch reports.
+type OurLookup<'a> = Box<dyn Fn(IpAddr, &str) -> Result<Rec, String> + 'a>;
+
 struct Checker<'a> {
     name: String,
     kind: Kind,
     mm: maxminddb::Reader<Vec<u8>>,
-    ours: Vec<(&'static str, Box<dyn Fn(IpAddr, &str) -> Result<Rec, String> + 'a>)>,
+    ours: Vec<(&'static str, OurLookup<'a>)>,
     compared: usize,
     mismatches: Vec<String>,
 }

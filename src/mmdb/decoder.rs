@@ -3,8 +3,8 @@
 //!
 //! A [`Cursor`] walks one section (the data section, or the metadata) of a
 //! [`ByteSource`] at offsets relative to the section start, as pointers are.
-//! It reads ahead through a small window so a run of headers costs one source
-//! read, not one per byte. Values EdgeGuard does not need are skipped without
+//! It reads ahead through a few small windows so a run of headers costs one
+//! source read, not one per byte. Values EdgeGuard does not need are skipped without
 //! being decoded and without following pointers.
 //!
 //! Format: <https://maxmind.github.io/MaxMind-DB/#output-data-section>.
@@ -66,7 +66,8 @@ const WINDOW: usize = 128;
 /// and sub-maps through pointers, so decoding alternates between the record,
 /// the shared map and the shared key strings; one window would be refilled on
 /// every jump, several keep each region in reach (measured on GeoLite2-City:
-/// source reads per lookup drop from 60 to about 30).
+/// source reads per found record drop from about 38 to 5, besides the ~22
+/// tree node reads).
 const WINDOWS: usize = 4;
 
 /// One read-ahead window: `buf[..len]` holds the section bytes from `start`.
@@ -135,7 +136,7 @@ pub(crate) struct Cursor<'s, S: ByteSource + ?Sized> {
     windows: [Window; WINDOWS],
     /// The window the last read came from.
     current: usize,
-    /// Counts switches between windows; `Window::used` holds its value at the last switch.
+    /// Counts window switches and refills; `Window::used` holds its value at the last one.
     clock: u32,
 }
 
@@ -209,6 +210,8 @@ impl<'s, S: ByteSource + ?Sized> Cursor<'s, S> {
                 let remaining = usize::try_from(self.len - pos).unwrap_or(WINDOW);
                 let want = WINDOW.min(remaining).min(to_page_end).max(n);
                 let window = self.windows.get_mut(slot).ok_or_else(|| MmdbError::corrupt(at, "no window"))?;
+                // Emptied first: a failed read must not leave bytes claiming the old range.
+                window.len = 0;
                 let buf = window
                     .buf
                     .get_mut(..want)
@@ -433,8 +436,10 @@ impl<'s, S: ByteSource + ?Sized> Cursor<'s, S> {
             TYPE_UINT16 | TYPE_UINT32 | TYPE_UINT64 | TYPE_UINT128 | TYPE_INT32 => {
                 let mut bytes = [0; 16];
                 let n = header.value as usize; // ≤ 16, checked by `header`
-                let tail =
-                    bytes.get_mut(16 - n..).ok_or_else(|| self.corrupt(header.at, "integer too wide"))?;
+                let tail = 16usize
+                    .checked_sub(n)
+                    .and_then(|start| bytes.get_mut(start..))
+                    .ok_or_else(|| self.corrupt(header.at, "integer too wide"))?;
                 tail.copy_from_slice(self.take(n)?);
                 u128::from_be_bytes(bytes)
             }
