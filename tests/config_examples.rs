@@ -1,9 +1,27 @@
 //! Every EdgeGuard config shipped in the repository is decoded and validated
-//! by EdgeGuard's own config code: plugin blocks (`plugin.edgeguard`) in the
-//! Traefik configs under `traefik-config/`, the plugin manifest's `testData`,
-//! and the YAML examples in the README.
+//! by EdgeGuard's own config code: plugin blocks (`plugin.edgeguard`) in every
+//! YAML document under `traefik-config/` (file-provider configs, Middleware
+//! CRDs and kustomize patches, multi-document files included), the plugin
+//! manifest's `testData`, and the YAML examples in the README.
+//!
+//! Validation opens the files a config names (GeoIP databases, the flag
+//! file's directory) and reads the bypass secret's variable, as the plugin
+//! does inside Traefik. The test plays the plugin's sandbox:
+//!
+//! - guest paths are rewritten into a temporary *guest root* where `/geo`
+//!   holds the test databases (under their test names and the production names
+//!   geoipupdate and the kind ConfigMap use) and every other directory a config
+//!   names exists, empty;
+//! - every `secretEnv` variable (wherever it appears) is set to a test value.
+//!
+//! And it checks what only the deployment can make true: each guest path is
+//! inside the `settings.mounts`, and each `secretEnv` is in the `settings.envs`,
+//! of every Traefik static configuration that loads that config
+//! ([`DEPLOYMENTS`]), whether written as Traefik YAML or as Helm values
+//! (`additionalArguments` flags).
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use edgeguard::Pipeline;
 use serde_json::Value;
@@ -11,6 +29,28 @@ use serde_json::Value;
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
+
+/// Folder of plugin configs → the Traefik static configurations (Traefik YAML
+/// or Helm values) that load them. The shared manifests run under both the
+/// kind and the EKS values, so both must mount and pass what they use.
+const DEPLOYMENTS: &[(&str, &[&str])] = &[
+    ("traefik-config/local/", &["traefik-config/local/traefik.yml"]),
+    ("traefik-config/manifests/", &["traefik-config/kind/values.yaml", "traefik-config/eks/values.yaml"]),
+    ("traefik-config/kind/", &["traefik-config/kind/values.yaml"]),
+    ("traefik-config/eks/", &["traefik-config/eks/values.yaml"]),
+];
+
+/// Fields of an EdgeGuard config that name a file in the plugin's sandbox.
+const FILE_FIELDS: &[(&str, &str)] =
+    &[("geo", "database"), ("geo", "asnDatabase"), ("maintenance", "flagFile"), ("maintenance", "page")];
+
+/// The test databases, and the production names the same editions have in
+/// `/geo` on EKS (geoipupdate) and kind (traefik-config/kind/geoip-test-configmap.yaml).
+const GEO_FIXTURES: &[(&str, &[&str])] = &[
+    ("GeoLite2-City-Test.mmdb", &["GeoLite2-City.mmdb"]),
+    ("GeoLite2-ASN-Test.mmdb", &["GeoLite2-ASN.mmdb"]),
+    ("GeoLite2-Country-Test.mmdb", &["GeoLite2-Country.mmdb"]),
+];
 
 fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {
@@ -29,6 +69,11 @@ fn documents(text: &str, origin: &str) -> Vec<Value> {
     serde_norway::Deserializer::from_str(text)
         .map(|doc| Value::deserialize(doc).unwrap_or_else(|e| panic!("{origin}: not valid YAML: {e}")))
         .collect()
+}
+
+fn read_yaml(relative: &str) -> Vec<Value> {
+    let text = std::fs::read_to_string(root().join(relative)).unwrap_or_else(|e| panic!("{relative}: {e}"));
+    documents(&text, relative)
 }
 
 /// Every `plugin.edgeguard` block in `value`, with its path in the document.
@@ -54,8 +99,160 @@ fn plugin_blocks(value: &Value, path: &str, out: &mut Vec<(String, Value)>) {
     }
 }
 
+/// What a Traefik static configuration lets the `edgeguard` plugin see.
+#[derive(Debug, Default)]
+struct PluginSettings {
+    origin: String,
+    /// `host:guest[:ro]` entries.
+    mounts: Vec<String>,
+    envs: Vec<String>,
+}
+
+impl PluginSettings {
+    /// Reads `experimental.(local)plugins.edgeguard.settings` (Traefik YAML)
+    /// and `--experimental.localPlugins.edgeguard.settings.*=` flags in
+    /// `additionalArguments` (Helm values: the chart passes only `moduleName`
+    /// from `experimental.localPlugins`).
+    fn load(relative: &str) -> Self {
+        let mut out = Self { origin: relative.to_string(), ..Self::default() };
+        let strings = |v: &Value| -> Vec<String> {
+            v.as_array().into_iter().flatten().filter_map(Value::as_str).map(String::from).collect()
+        };
+        for doc in read_yaml(relative) {
+            for section in ["localPlugins", "plugins"] {
+                if let Some(settings) = doc.pointer(&format!("/experimental/{section}/edgeguard/settings")) {
+                    out.mounts.extend(strings(&settings["mounts"]));
+                    out.envs.extend(strings(&settings["envs"]));
+                }
+            }
+            for arg in strings(&doc["additionalArguments"]) {
+                for (flag, list) in [("mounts", &mut out.mounts), ("envs", &mut out.envs)] {
+                    let prefix = format!("--experimental.localPlugins.edgeguard.settings.{flag}=");
+                    if let Some(values) = arg.strip_prefix(&prefix) {
+                        list.extend(values.split(',').map(|v| v.trim().to_string()));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Guest directories, from `host:guest[:ro]` (or `dir`, mounted as itself).
+    fn guest_dirs(&self) -> Vec<&str> {
+        self.mounts
+            .iter()
+            .map(|m| {
+                let m = m.strip_suffix(":ro").unwrap_or(m);
+                m.split_once(':').map_or(m, |(_, guest)| guest)
+            })
+            .collect()
+    }
+}
+
+/// The static configurations that load plugin configs found in `origin`.
+fn governing(origin: &str) -> Vec<PluginSettings> {
+    DEPLOYMENTS
+        .iter()
+        .filter(|(dir, _)| origin.starts_with(dir))
+        .flat_map(|(_, statics)| statics.iter().map(|s| PluginSettings::load(s)))
+        .collect()
+}
+
+/// The emulated plugin sandbox: `/geo` holds the test databases.
+fn guest_root() -> &'static Path {
+    static ROOT: OnceLock<tempfile::TempDir> = OnceLock::new();
+    ROOT.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let geo = dir.path().join("geo");
+        std::fs::create_dir_all(&geo).unwrap();
+        for (test_name, aliases) in GEO_FIXTURES {
+            let src = root().join("testdata/geo").join(test_name);
+            for name in std::iter::once(test_name).chain(aliases.iter()) {
+                std::fs::copy(&src, geo.join(name)).unwrap();
+            }
+        }
+        dir
+    })
+    .path()
+}
+
+/// `cfg` with its guest paths moved into [`guest_root`] (their directories
+/// created), after checking each is inside the mounts of every governing
+/// static config; and each `secretEnv` checked against their `envs` and set.
+fn as_in_sandbox(origin: &str, place: &str, cfg: &Value, statics: &[PluginSettings]) -> Value {
+    let mut cfg = cfg.clone();
+    for (section, field) in FILE_FIELDS {
+        let Some(path) = cfg.pointer(&format!("/{section}/{field}")).and_then(Value::as_str) else {
+            continue;
+        };
+        if !path.starts_with('/') {
+            continue;
+        }
+        for s in statics {
+            let inside = s.guest_dirs().iter().any(|dir| Path::new(path).starts_with(dir));
+            assert!(
+                inside,
+                "{origin}: `{place}.{section}.{field}` = `{path}` is outside the plugin's settings.mounts in {} \
+                 ({:?}): the plugin would not see it",
+                s.origin, s.mounts
+            );
+        }
+        let in_root = guest_root().join(path.trim_start_matches('/'));
+        std::fs::create_dir_all(in_root.parent().unwrap()).unwrap();
+        cfg[*section][*field] = Value::String(in_root.display().to_string());
+    }
+    let mut secrets = Vec::new();
+    secret_envs(&cfg, "", &mut secrets);
+    for (field, var) in secrets {
+        for s in statics {
+            assert!(
+                s.envs.contains(&var),
+                "{origin}: `{place}{field}` = `{var}` is not in settings.envs of {} ({:?}): the plugin would not \
+                 see the variable",
+                s.origin,
+                s.envs
+            );
+        }
+        set_test_secret(&var);
+    }
+    cfg
+}
+
+/// Every `secretEnv` in a config (maintenance token, and any later section
+/// that reads a secret the same way), with its field path.
+fn secret_envs(value: &Value, path: &str, out: &mut Vec<(String, String)>) {
+    if let Value::Object(map) = value {
+        for (key, child) in map {
+            let child_path = format!("{path}.{key}");
+            match (key.as_str(), child) {
+                ("secretEnv", Value::String(var)) if !var.trim().is_empty() => {
+                    out.push((child_path, var.trim().to_string()));
+                }
+                _ => secret_envs(child, &child_path, out),
+            }
+        }
+    }
+}
+
+/// Gives `var` a test value, as the Traefik container's environment would.
+fn set_test_secret(var: &str) {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = LOCK.lock().unwrap();
+    if std::env::var_os(var).is_none() {
+        // SAFETY: set once per variable, under a lock, before any config that
+        // reads it is built; nothing in this test binary reads the environment
+        // from C code concurrently.
+        unsafe { std::env::set_var(var, "config-examples-test-secret-0123456789") };
+    }
+}
+
 /// Validates one config; the panic message names the file, the place and the field.
 fn check(origin: &str, place: &str, cfg: &Value) {
+    check_in(origin, place, cfg, &[]);
+}
+
+fn check_in(origin: &str, place: &str, cfg: &Value, statics: &[PluginSettings]) {
+    let cfg = as_in_sandbox(origin, place, cfg, statics);
     if let Err(e) = Pipeline::from_json(cfg.to_string().as_bytes()) {
         panic!("{origin}: EdgeGuard config at `{place}` is invalid: {e}");
     }
@@ -65,24 +262,37 @@ fn check(origin: &str, place: &str, cfg: &Value) {
 fn every_shipped_config_validates() {
     let mut files = Vec::new();
     yaml_files(&root().join("traefik-config"), &mut files);
-    let mut checked = 0;
+    files.sort();
+    let mut checked = Vec::new();
     for file in &files {
         let origin = file.strip_prefix(root()).unwrap().display().to_string();
+        let statics = governing(&origin);
         let text = std::fs::read_to_string(file).unwrap();
-        for doc in documents(&text, &origin) {
+        for (i, doc) in documents(&text, &origin).iter().enumerate() {
             if file.file_name().is_some_and(|n| n == ".traefik.yml") {
                 check(&origin, "testData", doc.get("testData").expect("plugin manifest has testData"));
-                checked += 1;
+                checked.push(origin.clone());
             }
             let mut blocks = Vec::new();
-            plugin_blocks(&doc, "", &mut blocks);
+            plugin_blocks(doc, &format!("[doc {i}]"), &mut blocks);
             for (place, cfg) in blocks {
-                check(&origin, &place, &cfg);
-                checked += 1;
+                check_in(&origin, &place, &cfg, &statics);
+                checked.push(origin.clone());
             }
         }
     }
-    assert!(checked >= 2, "expected the manifest and the demo config at least, found {checked} configs");
+    for want in [
+        "traefik-config/plugin/.traefik.yml",
+        "traefik-config/local/dynamic.yml",
+        "traefik-config/manifests/middleware.yaml",
+        "traefik-config/kind/trusted-proxies.yaml",
+        "traefik-config/eks/trusted-proxies.yaml",
+    ] {
+        assert!(
+            checked.iter().any(|c| c == want),
+            "no EdgeGuard config found in {want}; checked {checked:?}"
+        );
+    }
 }
 
 #[test]
@@ -117,4 +327,64 @@ fn a_misspelt_option_is_reported_with_file_place_and_field() {
     let msg = msg.downcast_ref::<String>().unwrap();
     assert!(msg.starts_with("x.yml: EdgeGuard config at `.http.middlewares.eg.plugin.edgeguard`"), "{msg}");
     assert!(msg.contains("clientIp.trustedProxie"), "{msg}");
+}
+
+#[test]
+fn multi_document_files_yield_every_plugin_block() {
+    let text = "a: 1\n---\nspec:\n  plugin:\n    edgeguard: {clientIp: {trustedProxies: [kind]}}\n---\n\
+                spec:\n  plugin:\n    edgeguard: {clientIp: {header: \"\"}}\n";
+    let docs = documents(text, "multi.yaml");
+    assert_eq!(docs.len(), 3);
+    let mut blocks = Vec::new();
+    for (i, doc) in docs.iter().enumerate() {
+        plugin_blocks(doc, &format!("[doc {i}]"), &mut blocks);
+    }
+    let places: Vec<&str> = blocks.iter().map(|(p, _)| p.as_str()).collect();
+    assert_eq!(places, ["[doc 1].spec.plugin.edgeguard", "[doc 2].spec.plugin.edgeguard"]);
+}
+
+/// The sandbox checks name the static config that is missing a mount or a variable.
+#[test]
+fn guest_paths_and_secrets_must_be_provided_by_the_static_config() {
+    let statics = [PluginSettings {
+        origin: "values.yaml".into(),
+        mounts: vec!["/etc/edgeguard/geoip:/geo:ro".into()],
+        envs: vec![],
+    }];
+    let cases: &[(&str, Value, &str)] = &[
+        ("geo inside the mount", serde_json::json!({"geo": {"database": "/geo/GeoLite2-City.mmdb"}}), ""),
+        (
+            "flag directory not mounted",
+            serde_json::json!({"maintenance": {"flagFile": "/flags/maintenance"}}),
+            "`/flags/maintenance` is outside the plugin's settings.mounts in values.yaml",
+        ),
+        (
+            "secret not passed",
+            serde_json::json!({"maintenance": {"allow": {"token": {"header": "X-T", "secretEnv": "EG_CFG_TEST_TOKEN"}}}}),
+            "`mw.maintenance.allow.token.secretEnv` = `EG_CFG_TEST_TOKEN` is not in settings.envs of values.yaml",
+        ),
+    ];
+    for (desc, cfg, want) in cases {
+        let got = std::panic::catch_unwind(|| check_in("t.yaml", "mw", cfg, &statics));
+        match (got, want.is_empty()) {
+            (Ok(()), true) => {}
+            (Err(msg), false) => {
+                let msg = msg.downcast_ref::<String>().unwrap();
+                assert!(msg.contains(want), "{desc}: {msg}");
+            }
+            (Ok(()), false) => panic!("{desc}: accepted, want an error containing {want:?}"),
+            (Err(msg), true) => panic!("{desc}: refused: {:?}", msg.downcast_ref::<String>()),
+        }
+    }
+}
+
+#[test]
+fn helm_flags_and_traefik_yaml_both_carry_plugin_settings() {
+    let local = PluginSettings::load("traefik-config/local/traefik.yml");
+    assert!(local.guest_dirs().contains(&"/geo"), "{local:?}");
+    for values in ["traefik-config/kind/values.yaml", "traefik-config/eks/values.yaml"] {
+        let s = PluginSettings::load(values);
+        assert_eq!(s.guest_dirs(), ["/geo", "/maintenance"], "{s:?}");
+        assert_eq!(s.envs, ["EDGEGUARD_MAINTENANCE_TOKEN"], "{s:?}");
+    }
 }

@@ -8,6 +8,7 @@ mod demo;
 #[path = "../../tests/support/echo.rs"]
 mod echo;
 mod geodata;
+mod k8s;
 mod maintenance_load;
 mod plugin;
 mod test;
@@ -37,6 +38,15 @@ cargo xtask <command>
                       (client IP + geo on the real GeoLite2-City); writes target/bench/traefik.md
   maintenance-load    wrk (64 connections, 30 s) while the maintenance flag toggles every second:
                       only 200 and 503 allowed; writes target/bench/maintenance.md
+  k8s-plugin-configmap
+                      build the plugin and write it as a ConfigMap (binaryData, < 1 MiB)
+                      to target/k8s/edgeguard-plugin-configmap.yaml
+  k8s-geoip-configmap [--check]
+                      write the test GeoIP databases as traefik-config/kind/geoip-test-configmap.yaml;
+                      --check fails if the committed file is stale
+  kind-test [--keep]  throwaway kind cluster: pinned Traefik chart + traefik-config/kind + manifests,
+                      client IP / geo / maintenance checks on 127.0.0.1:80, then delete it
+                      (--keep leaves it running); needs docker, kind, kubectl, helm
 ";
 
 fn main() -> Result<()> {
@@ -66,6 +76,17 @@ fn main() -> Result<()> {
         },
         Some("geodata") => geodata::run(&root),
         Some("maintenance-load") => maintenance_load::run(&root),
+        Some("k8s-plugin-configmap") => k8s::plugin_configmap(&root).map(|_| ()),
+        Some("k8s-geoip-configmap") => match args.get(1..).unwrap_or_default() {
+            [] => k8s::geoip_configmap(&root, false),
+            [flag] if flag == "--check" => k8s::geoip_configmap(&root, true),
+            other => bail!("unexpected arguments {other:?}\n\n{HELP}"),
+        },
+        Some("kind-test") => match args.get(1..).unwrap_or_default() {
+            [] => k8s::kind_test(&root, false),
+            [flag] if flag == "--keep" => k8s::kind_test(&root, true),
+            other => bail!("unexpected arguments {other:?}\n\n{HELP}"),
+        },
         Some("bench-traefik") => {
             geodata::run(&root)?;
             bench_traefik::run(&root, &root.join("target/geodata/GeoLite2-City.mmdb"))
