@@ -5,7 +5,9 @@
 //! which spoofable headers to strip, and which headers to set; thin
 //! front-ends apply that decision: the http-wasm guest loaded by Traefik
 //! ([`http_wasm`]) and the native `edgeguard` CLI. Geolocation headers come
-//! from MaxMind databases read on demand ([`mmdb`], [`geo`]).
+//! from MaxMind databases read on demand ([`mmdb`], [`geo`]). An HMAC over
+//! the identity headers lets backends check they came from the edge
+//! ([`signing`], with a [`signing::verify`] for downstream Rust services).
 //!
 //! ```
 //! use edgeguard::{Decision, HeaderEdit, OwnedRequest, Pipeline};
@@ -31,6 +33,7 @@ pub mod mmdb;
 pub mod pipeline;
 pub mod request;
 pub mod resolve;
+pub mod signing;
 pub mod trust;
 
 pub use config::Config;

@@ -1,5 +1,5 @@
 //! The request pipeline, in one direction: resolve client → strip spoofable
-//! headers → maintenance decision → geo → header edits or a response. Built
+//! headers → maintenance decision → geo → signature → header edits or a response. Built
 //! once from a validated config; `handle` never panics on request data.
 
 use std::sync::Arc;
@@ -12,12 +12,14 @@ use crate::geo::GeoStage;
 use crate::log::{Log, StderrLog};
 use crate::maintenance::{Action, BYPASS_HEADER, MaintenanceStage, Verdict};
 use crate::request::{Decision, HeaderEdit, RequestView, Response};
+use crate::signing::SigningStage;
 
 /// A validated, ready-to-run pipeline.
 pub struct Pipeline {
     client_ip: ClientIpStage,
     maintenance: Option<MaintenanceStage>,
     geo: Option<GeoStage>,
+    signing: SigningStage,
     log: Arc<dyn Log>,
 }
 
@@ -27,6 +29,7 @@ impl std::fmt::Debug for Pipeline {
             .field("client_ip", &self.client_ip)
             .field("maintenance", &self.maintenance.is_some())
             .field("geo", &self.geo)
+            .field("signing", &self.signing.signer().is_some())
             .finish_non_exhaustive()
     }
 }
@@ -66,7 +69,8 @@ impl Pipeline {
         let client_ip = ClientIpStage::new(&config.client_ip)?;
         let maintenance = MaintenanceStage::new(&config.maintenance, log.as_ref())?;
         let geo = GeoStage::new(&config.geo, log.as_ref())?;
-        Ok(Self { client_ip, maintenance, geo, log })
+        let signing = SigningStage::new(config)?;
+        Ok(Self { client_ip, maintenance, geo, signing, log })
     }
 
     /// Decodes and validates a JSON config in one step, logging to stderr.
@@ -79,11 +83,13 @@ impl Pipeline {
         self.outcome_at(req, SystemTime::now())
     }
 
-    /// [`Pipeline::outcome`] at a given wall-clock time (maintenance windows).
+    /// [`Pipeline::outcome`] at a given wall-clock time (maintenance windows,
+    /// the signature's timestamp).
     pub fn outcome_at(&self, req: &impl RequestView, now: SystemTime) -> Outcome {
         let log = self.log.as_ref();
         let mut edits = Vec::new();
         let identity = self.client_ip.run(req, &mut edits);
+        self.signing.strip(&mut edits);
         if let Some(geo) = &self.geo {
             geo.strip(&mut edits);
         }
@@ -114,6 +120,8 @@ impl Pipeline {
                 };
             }
         }
+        // Last: the signature covers the headers every stage above set.
+        self.signing.sign(req, &mut edits, now);
         Outcome { identity, maintenance, decision: Decision::Forward(edits) }
     }
 

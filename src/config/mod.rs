@@ -12,6 +12,7 @@ mod client_ip;
 mod geo;
 pub(crate) mod lenient;
 mod maintenance;
+mod signing;
 pub mod units;
 
 pub use client_ip::{ClientIpConfig, ForwardedForMode};
@@ -19,6 +20,7 @@ pub use geo::{GeoConfig, GeoHeaderNames, GeoOnError, ValueEncoding};
 pub use maintenance::{
     MaintenanceAllowConfig, MaintenanceConfig, MaintenanceTokenConfig, MaintenanceWindowConfig,
 };
+pub use signing::SigningConfig;
 
 /// The whole EdgeGuard configuration.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -33,6 +35,9 @@ pub struct Config {
     /// Maintenance mode (filled in by the maintenance stage).
     #[serde(deserialize_with = "lenient::or_empty")]
     pub maintenance: MaintenanceConfig,
+    /// Signed identity headers: an HMAC backends verify to trust client IP and geo.
+    #[serde(deserialize_with = "lenient::or_empty")]
+    pub signing: SigningConfig,
 }
 
 impl Config {
@@ -77,7 +82,10 @@ mod tests {
         let doc = br#"{"clientIp": {"maxHops": "5", "forwarded": "true", "allowTrustAll": "false", "stripHeaders": ""}}"#;
         let cfg = Config::from_json(doc).unwrap().client_ip;
         assert_eq!((cfg.max_hops, cfg.forwarded, cfg.allow_trust_all), (5, true, false));
-        assert_eq!(Config::from_json(br#"{"clientIp": "", "geo": ""}"#).unwrap(), Config::default());
+        assert_eq!(
+            Config::from_json(br#"{"clientIp": "", "geo": "", "signing": ""}"#).unwrap(),
+            Config::default()
+        );
     }
 
     #[test]

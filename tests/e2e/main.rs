@@ -8,3 +8,4 @@ mod client_ip;
 mod foundation;
 mod geo;
 mod maintenance;
+mod signing;

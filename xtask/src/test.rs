@@ -33,6 +33,16 @@ pub fn run(root: &Path, traefik_version: &str) -> Result<()> {
     step("native tests");
     cmd::run(root, "cargo", &["test", "--workspace"], &[])?;
 
+    step("signature test vectors, second implementation (examples/verify.py)");
+    // A verifier written from docs/signing.md alone, in another language.
+    let python = std::process::Command::new("python3").arg("--version").output();
+    if python.is_ok_and(|out| out.status.success()) {
+        let vectors = "testdata/signing/vectors.json";
+        cmd::run(root, "python3", &["examples/verify.py", "--vectors", vectors], &[])?;
+    } else {
+        println!("python3 is not on PATH: skipped (the Rust tests still check the vectors)");
+    }
+
     step("unit tests on wasm32-wasip1 (wasmtime runner)");
     tools::python_deps(root)?;
     cmd::run(root, "cargo", &["test", "--target", tools::WASM_TARGET, "--lib"], &[])?;
