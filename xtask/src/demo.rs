@@ -12,6 +12,8 @@ use crate::{echo, plugin, tools};
 
 const TRAEFIK_ADDR: &str = "127.0.0.1:8080";
 const ECHO_ADDR: &str = "127.0.0.1:8081";
+/// The demo's signing key (a demo value, never a real secret).
+const DEMO_SIGNING_KEY: &str = "demo-signing-key-0123456789abcdef0123";
 
 /// Kills Traefik when the demo ends, however it ends.
 struct KillOnDrop(Child);
@@ -44,6 +46,7 @@ pub fn run(root: &Path) -> Result<()> {
         Command::new(&traefik)
             .arg(format!("--configFile={}", config.display()))
             .current_dir(root.join("target"))
+            .env("EDGEGUARD_SIGNING_KEY", DEMO_SIGNING_KEY)
             .spawn()
             .context("starting traefik")?,
     );
@@ -61,6 +64,9 @@ Trusted proxy: 127.0.0.2 (clientIp.trustedProxies and the entrypoint's forwarded
   #    with geo headers from the test database (203.0.113.10 is Linköping, SE; AS64496)
   curl -s --interface 127.0.0.2 -H 'X-Forwarded-For: 198.51.100.7, 203.0.113.10' http://{TRAEFIK_ADDR}/
 
+  # the backend can verify those headers came from the edge (X-EdgeGuard-Signature):
+  EDGEGUARD_SIGNING_KEY={key} cargo run --example verify -- --url http://{TRAEFIK_ADDR}/
+
   # maintenance on / off (seen within checkInterval, 2 s; /healthz stays up):
   echo on > {flag}
   rm {flag}
@@ -69,6 +75,7 @@ Trusted proxy: 127.0.0.2 (clientIp.trustedProxies and the entrypoint's forwarded
 Press Ctrl-C to stop.",
         ver = tools::TRAEFIK_VERSION,
         flag = flag.display(),
+        key = DEMO_SIGNING_KEY,
     );
     rt.block_on(async {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
