@@ -4,6 +4,7 @@ mod bench_traefik;
 mod cmd;
 mod compat;
 mod demo;
+mod dist;
 /// The echo backend shared with the end-to-end tests.
 #[path = "../../tests/support/echo.rs"]
 mod echo;
@@ -29,6 +30,9 @@ cargo xtask <command>
                       end-to-end tests against real Traefik
   compat              the end-to-end suite against Traefik 3.2.2, 3.4.3, 3.6.15 and 3.7.15:
                       a pass/fail table (target/compat.md)
+  dist                release artifacts in target/dist: the catalog zip, the plugin ConfigMap,
+                      the edgeguard CLI for x86_64 Linux (static musl, glibc fallback), each
+                      with a .sha256, plus SHA256SUMS and BUILD-INFO.txt (docs/release.md)
   demo                run Traefik + the plugin + an echo backend on 127.0.0.1:8080
   testdata [--check]  generate the GeoIP test databases in testdata/geo from source.json;
                       --check fails if the committed .mmdb files are stale
@@ -68,6 +72,7 @@ fn main() -> Result<()> {
             test::run(&root, &version)
         }
         Some("demo") => demo::run(&root),
+        Some("dist") => dist::run(&root),
         Some("compat") => compat::run(&root),
         Some("testdata") => match args.get(1..).unwrap_or_default() {
             [] => testdata::run(&root, false),
