@@ -19,14 +19,17 @@ fn bench(c: &mut Criterion) {
     if Path::new("target/geodata/GeoLite2-City.mmdb").exists() {
         dbs.push(("GeoLite2-City", "target/geodata/GeoLite2-City.mmdb", "81.2.69.142"));
     } else {
-        eprintln!("target/geodata/GeoLite2-City.mmdb absent (cargo xtask geodata): real-database case skipped");
+        eprintln!(
+            "target/geodata/GeoLite2-City.mmdb absent (cargo xtask geodata): real-database case skipped"
+        );
     }
     for (label, path, addr) in dbs {
         let ip: IpAddr = addr.parse().expect("bench address");
         let mut group = c.benchmark_group(format!("lookup {label}"));
         group.bench_function("cold (open + first lookup, empty page cache)", |b| {
             b.iter(|| {
-                let reader = Reader::new(FileSource::open(Path::new(path), PAGE_CACHE).expect("open")).expect("db");
+                let reader =
+                    Reader::new(FileSource::open(Path::new(path), PAGE_CACHE).expect("open")).expect("db");
                 black_box(reader.lookup_city(black_box(ip), "en").expect("lookup"))
             })
         });

@@ -6,6 +6,7 @@ use super::lenient;
 
 /// `clientIp`: which proxies are trusted and what the backend receives.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct ClientIpConfig {
     /// CIDRs, single IPs or presets (`loopback`, `private`, `kind`, `cloudflare`)
@@ -14,15 +15,18 @@ pub struct ClientIpConfig {
     pub trusted_proxies: Vec<String>,
     /// Allow `0.0.0.0/0` or `::/0` in `trustedProxies` (lets any client choose its IP).
     #[serde(deserialize_with = "lenient::bool")]
+    #[cfg_attr(feature = "schema", schemars(with = "crate::config::schema::BoolOrString"))]
     pub allow_trust_all: bool,
     /// Most chain entries examined from the right; a longer chain is cut, not refused. Default 32.
     #[serde(deserialize_with = "lenient::unsigned")]
+    #[cfg_attr(feature = "schema", schemars(with = "crate::config::schema::UintOrString"))]
     pub max_hops: usize,
     /// Headers that form the chain, in priority order. Default `["Forwarded", "X-Forwarded-For"]`.
     #[serde(deserialize_with = "lenient::or_empty")]
     pub sources: Vec<String>,
     /// Forwarding headers longer than this many bytes are treated as invalid. Default 8192.
     #[serde(deserialize_with = "lenient::unsigned")]
+    #[cfg_attr(feature = "schema", schemars(with = "crate::config::schema::UintOrString"))]
     pub max_header_bytes: usize,
     /// Header that carries the resolved client IP upstream; empty disables. Default `X-Real-IP`.
     pub header: String,
@@ -33,6 +37,7 @@ pub struct ClientIpConfig {
     pub preserve_original_as: String,
     /// Also emit a normalized RFC 7239 `Forwarded` header. Default false.
     #[serde(deserialize_with = "lenient::bool")]
+    #[cfg_attr(feature = "schema", schemars(with = "crate::config::schema::BoolOrString"))]
     pub forwarded: bool,
     /// Header that explains how the client was chosen, e.g. `X-EdgeGuard-Trace`; empty (default) disables.
     pub trace_header: String,
@@ -62,6 +67,7 @@ impl Default for ClientIpConfig {
 /// How `X-Forwarded-For` is rewritten for the backend. Traefik's proxy then
 /// appends the TCP peer to whatever EdgeGuard leaves.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum ForwardedForMode {
     /// The chain in canonical form, invalid entries dropped, order kept.

@@ -10,6 +10,7 @@ use super::{lenient, units};
 ///
 /// Geo is off while neither `database` nor `asnDatabase` is set.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct GeoConfig {
     /// Path of a GeoIP2/GeoLite2 City or Country database. In Traefik the file
@@ -32,12 +33,15 @@ pub struct GeoConfig {
     pub db_info_header: String,
     /// How often the database files are checked for changes. Default `60s`.
     #[serde(deserialize_with = "units::duration")]
+    #[cfg_attr(feature = "schema", schemars(with = "crate::config::schema::GoDuration"))]
     pub reload_interval: Duration,
     /// Lookup-cache entries, keyed by network. Default 4096.
     #[serde(deserialize_with = "lenient::unsigned")]
+    #[cfg_attr(feature = "schema", schemars(with = "crate::config::schema::UintOrString"))]
     pub cache_entries: usize,
     /// Memory for the page cache and the lookup cache together, per instance. Default `2MiB`.
     #[serde(deserialize_with = "units::bytes")]
+    #[cfg_attr(feature = "schema", schemars(with = "crate::config::schema::ByteSize"))]
     pub memory_budget: usize,
     /// When a database cannot be used: `skip` (default: pass without geo headers)
     /// or `fail` (answer 503). Client-sent geo headers are removed either way.
@@ -64,6 +68,7 @@ impl Default for GeoConfig {
 
 /// How header values with non-ASCII characters are written.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum ValueEncoding {
     /// Percent-encoded UTF-8 (`Link%C3%B6ping`); ASCII is unchanged except `%`.
@@ -75,6 +80,7 @@ pub enum ValueEncoding {
 
 /// What happens when a database is missing, unreadable or corrupt.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum GeoOnError {
     /// Requests pass without geo headers.
@@ -86,6 +92,7 @@ pub enum GeoOnError {
 
 /// The name of each geo header; empty switches the field off.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct GeoHeaderNames {
     /// Country ISO 3166-1 alpha-2 code. Default `X-Geo-Country`.

@@ -13,10 +13,12 @@ use super::{lenient, units};
 /// Maintenance is on while any trigger is: `enabled`, the flag file, or the
 /// window. With none of them configured the stage is not built at all.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct MaintenanceConfig {
     /// Maintenance is on from the config itself. Default false.
     #[serde(deserialize_with = "lenient::bool")]
+    #[cfg_attr(feature = "schema", schemars(with = "crate::config::schema::BoolOrString"))]
     pub enabled: bool,
     /// Path of a flag file: maintenance is on while it exists and its trimmed
     /// content is not `off`, `0` or `false` (case-insensitive; an empty file
@@ -25,6 +27,7 @@ pub struct MaintenanceConfig {
     pub flag_file: String,
     /// How often each instance re-reads the flag file. Default `2s`.
     #[serde(deserialize_with = "units::duration")]
+    #[cfg_attr(feature = "schema", schemars(with = "crate::config::schema::GoDuration"))]
     pub check_interval: Duration,
     /// A scheduled window (RFC 3339 timestamps); maintenance is on from
     /// `start` (inclusive) to `end` (exclusive).
@@ -32,10 +35,12 @@ pub struct MaintenanceConfig {
     pub window: MaintenanceWindowConfig,
     /// Response status, 500–599. Default 503.
     #[serde(deserialize_with = "lenient::unsigned")]
+    #[cfg_attr(feature = "schema", schemars(with = "crate::config::schema::UintOrString"))]
     pub status: u16,
     /// `Retry-After` value (a duration such as `"10m"` or a number of
     /// seconds). Default: the time left in the window, else 300 seconds.
     #[serde(deserialize_with = "optional_duration")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<crate::config::schema::GoDuration>"))]
     pub retry_after: Option<Duration>,
     /// Path of an HTML page read at startup; `{{retryAfter}}` (seconds) and
     /// `{{until}}` (window end, RFC 3339, or empty) are substituted per response.
@@ -48,6 +53,7 @@ pub struct MaintenanceConfig {
     /// Add `X-Maintenance-Bypass: cidr|path|host|token` to the response of
     /// requests let through during maintenance. Default false.
     #[serde(deserialize_with = "lenient::bool")]
+    #[cfg_attr(feature = "schema", schemars(with = "crate::config::schema::BoolOrString"))]
     pub debug_headers: bool,
 }
 
@@ -70,6 +76,7 @@ impl Default for MaintenanceConfig {
 
 /// `maintenance.window`: both bounds or neither.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct MaintenanceWindowConfig {
     /// First instant of maintenance, e.g. `2025-06-01T02:00:00Z` (inclusive).
@@ -80,6 +87,7 @@ pub struct MaintenanceWindowConfig {
 
 /// `maintenance.allow`: requests served normally while maintenance is on.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct MaintenanceAllowConfig {
     /// CIDRs, single IPs or presets (`loopback`, `private`, ...) matched
@@ -101,6 +109,7 @@ pub struct MaintenanceAllowConfig {
 
 /// `maintenance.allow.token`: where the bypass secret is sent and where it is kept.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct MaintenanceTokenConfig {
     /// Request header carrying the secret, e.g. `X-Maintenance-Token`; exclusive with `cookie`.

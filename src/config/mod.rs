@@ -12,6 +12,8 @@ mod client_ip;
 mod geo;
 pub(crate) mod lenient;
 mod maintenance;
+#[cfg(feature = "schema")]
+pub mod schema;
 mod signing;
 pub mod units;
 
@@ -24,6 +26,7 @@ pub use signing::SigningConfig;
 
 /// The whole EdgeGuard configuration.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct Config {
     /// How the client IP is resolved and passed upstream.
@@ -32,7 +35,7 @@ pub struct Config {
     /// Geolocation headers from a MaxMind database.
     #[serde(deserialize_with = "lenient::or_empty")]
     pub geo: GeoConfig,
-    /// Maintenance mode (filled in by the maintenance stage).
+    /// Maintenance mode: a 503 page switched by config, a flag file or a time window.
     #[serde(deserialize_with = "lenient::or_empty")]
     pub maintenance: MaintenanceConfig,
     /// Signed identity headers: an HMAC backends verify to trust client IP and geo.

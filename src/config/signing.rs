@@ -12,6 +12,7 @@ use crate::headers::X_EDGEGUARD_SIGNATURE;
 /// Signing is off while `secretEnv` is empty; a client-sent signature header
 /// is removed either way. The format is specified in `docs/signing.md`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct SigningConfig {
     /// Environment variable holding the signing key, read at startup (in
@@ -39,6 +40,7 @@ pub struct SigningConfig {
     /// How far a signature's timestamp may be from a verifier's clock, either
     /// way. Used by verifiers reading this config. Default `5m`.
     #[serde(deserialize_with = "units::duration")]
+    #[cfg_attr(feature = "schema", schemars(with = "crate::config::schema::GoDuration"))]
     pub max_skew: Duration,
 }
 

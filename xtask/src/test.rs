@@ -20,7 +20,17 @@ pub fn run(root: &Path, traefik_version: &str) -> Result<()> {
     cmd::run(
         root,
         "cargo",
-        &["clippy", "--quiet", "--workspace", "--all-targets", "--", "-D", "warnings"],
+        &[
+            "clippy",
+            "--quiet",
+            "--workspace",
+            "--all-targets",
+            "--features",
+            "edgeguard/schema",
+            "--",
+            "-D",
+            "warnings",
+        ],
         &[],
     )?;
     cmd::run(
@@ -29,6 +39,9 @@ pub fn run(root: &Path, traefik_version: &str) -> Result<()> {
         &["clippy", "--quiet", "--target", tools::WASM_TARGET, "--lib", "--bins", "--", "-D", "warnings"],
         &[],
     )?;
+
+    step("config schema and reference are current (cargo xtask schema regenerates them)");
+    cmd::run(root, "cargo", &["test", "--quiet", "--features", "schema", "--test", "config_schema"], &[])?;
 
     step("native tests");
     cmd::run(root, "cargo", &["test", "--workspace"], &[])?;
