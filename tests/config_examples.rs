@@ -314,6 +314,37 @@ fn readme_yaml_examples_validate() {
     assert!(checked >= 1, "the README's dynamic config example was not found");
 }
 
+/// The YAML blocks of the docs: plugin blocks anywhere, and the generated
+/// reference's examples (whole sections) in docs/configuration.md.
+#[test]
+fn docs_yaml_examples_validate() {
+    let mut checked = 0;
+    for entry in std::fs::read_dir(root().join("docs")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "md") {
+            continue;
+        }
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let text = std::fs::read_to_string(&path).unwrap();
+        for (i, block) in text.split("```yaml\n").skip(1).enumerate() {
+            let yaml = block.split("```").next().unwrap();
+            let origin = format!("docs/{name} yaml block #{}", i + 1);
+            for doc in documents(yaml, &origin) {
+                let mut blocks = Vec::new();
+                plugin_blocks(&doc, "", &mut blocks);
+                if name == "configuration.md" {
+                    blocks.push((String::new(), doc.clone()));
+                }
+                for (place, cfg) in blocks {
+                    check(&origin, &place, &cfg);
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked >= 5, "expected the generated reference's examples at least, found {checked}");
+}
+
 #[test]
 fn a_misspelt_option_is_reported_with_file_place_and_field() {
     let doc = documents(

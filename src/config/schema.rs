@@ -101,8 +101,28 @@ pub fn markdown() -> String {
         out.push_str(&format!("\n## `{name}`\n\n{}\n\nRead by the {stage} stage.\n\n", text(section)));
         out.push_str("| option | type | default | description |\n|---|---|---|---|\n");
         rows(&schema, resolve(&schema, section), name, &mut out);
+        let example = serde_json::json!({ name: defaults(&schema, resolve(&schema, section)) });
+        out.push_str(&format!(
+            "\nExample with every default spelled out (JSON is YAML, so this pastes into a plugin block):\n\n```yaml\n{}\n```\n",
+            serde_json::to_string_pretty(&example).unwrap_or_default()
+        ));
     }
     out
+}
+
+/// The section's options with their defaults (nested objects included).
+fn defaults(schema: &Value, object: &Value) -> Value {
+    let mut map = serde_json::Map::new();
+    for (key, prop) in object["properties"].as_object().into_iter().flatten() {
+        let target = resolve(schema, prop);
+        let value = match prop.get("default") {
+            Some(d) if !d.is_object() => d.clone(),
+            _ if target["properties"].is_object() => defaults(schema, target),
+            _ => continue,
+        };
+        map.insert(key.clone(), value);
+    }
+    Value::Object(map)
 }
 
 fn rows(schema: &Value, object: &Value, prefix: &str, out: &mut String) {
