@@ -136,7 +136,11 @@ impl ClientIpStage {
     }
 
     /// Resolves the client and appends the header edits for it.
-    pub fn run(&self, req: &impl RequestView, edits: &mut Vec<HeaderEdit>) -> ClientIdentity {
+    /// With `explain` the trace line is always built (for `edgeguard explain`
+    /// and tests); otherwise only when `traceHeader` asks for it, so the
+    /// plugin's hot path formats nothing it does not send.
+    pub fn run(&self, req: &impl RequestView, edits: &mut Vec<HeaderEdit>, explain: bool) -> ClientIdentity {
+        let want_trace = explain || !self.trace_header.is_empty();
         let peer = parse_node(&req.peer()).ok();
         let peer_trusted = peer.is_some_and(|p| self.trusted.contains(p));
         if !peer_trusted {
@@ -157,15 +161,18 @@ impl ClientIpStage {
         let detection = detect(peer, &chain.hops, &self.trusted, self.max_hops);
         let client = detection.client;
 
-        let mut trace = format!(
-            "peer={peer} {}; source={}; hops={}; skipped={}; client={client}; stop={}",
-            if peer_trusted { "trusted" } else { "untrusted" },
-            source.map_or("none", Source::name),
-            chain.hops.len(),
-            detection.skipped,
-            detection.stop,
-        );
-        if let Some(first) = source.filter(|_| !self.trace_header.is_empty()) {
+        let mut trace = String::new();
+        if want_trace {
+            trace = format!(
+                "peer={peer} {}; source={}; hops={}; skipped={}; client={client}; stop={}",
+                if peer_trusted { "trusted" } else { "untrusted" },
+                source.map_or("none", Source::name),
+                chain.hops.len(),
+                detection.skipped,
+                detection.stop,
+            );
+        }
+        if let Some(first) = source.filter(|_| want_trace) {
             if let Some((other, other_chain)) = self.first_present(req, Some(first)) {
                 let other_client = detect(peer, &other_chain.hops, &self.trusted, self.max_hops).client;
                 if other_client != client {
@@ -247,14 +254,18 @@ impl ClientIpStage {
             ForwardedForMode::Normalize if xff_lines.is_empty() => {}
             ForwardedForMode::Normalize => {
                 let total: usize = xff_lines.iter().map(Vec::len).sum();
-                let hops = if total > self.max_header_bytes {
+                let hops: Vec<IpAddr> = if total > self.max_header_bytes {
                     Vec::new()
                 } else if source == Some(Source::XForwardedFor) {
                     valid(&chain.hops).collect()
                 } else {
                     valid(&Chain::from_xff(xff_lines).hops).collect()
                 };
-                set_or_remove(hops, edits);
+                // Already canonical (the common case): leave it, saving a host call.
+                let canonical = hops.iter().map(IpAddr::to_string).collect::<Vec<_>>().join(", ");
+                if !(xff_lines.len() == 1 && xff_lines[0] == canonical.as_bytes()) {
+                    set_or_remove(hops, edits);
+                }
             }
             ForwardedForMode::Trusted => {
                 set_or_remove(d.index.map_or_else(Vec::new, |i| valid(&chain.hops[i..]).collect()), edits)

@@ -86,9 +86,18 @@ impl Pipeline {
     /// [`Pipeline::outcome`] at a given wall-clock time (maintenance windows,
     /// the signature's timestamp).
     pub fn outcome_at(&self, req: &impl RequestView, now: SystemTime) -> Outcome {
+        self.run(req, now, true)
+    }
+
+    /// Runs every stage; the hot path for host adapters (no explanation built).
+    pub fn handle(&self, req: &impl RequestView) -> Decision {
+        self.run(req, SystemTime::now(), false).decision
+    }
+
+    fn run(&self, req: &impl RequestView, now: SystemTime, explain: bool) -> Outcome {
         let log = self.log.as_ref();
         let mut edits = Vec::new();
-        let identity = self.client_ip.run(req, &mut edits);
+        let identity = self.client_ip.run(req, &mut edits, explain);
         self.signing.strip(&mut edits);
         if let Some(geo) = &self.geo {
             geo.strip(&mut edits);
@@ -123,10 +132,5 @@ impl Pipeline {
         // Last: the signature covers the headers every stage above set.
         self.signing.sign(req, &mut edits, now);
         Outcome { identity, maintenance, decision: Decision::Forward(edits) }
-    }
-
-    /// Runs every stage; the hot path for host adapters.
-    pub fn handle(&self, req: &impl RequestView) -> Decision {
-        self.outcome(req).decision
     }
 }

@@ -53,7 +53,8 @@ pub fn run(root: &Path, city_db: &Path) -> Result<()> {
     let geo = json!({"database": format!("/geodata/{db_name}")});
     let signing = json!({"secretEnv": SIGNING_ENV});
     let cig = json!({"clientIp": client_ip, "geo": geo});
-    let scenarios: [(&'static str, Option<serde_json::Value>, &str); 5] = [
+    let noop = json!({"clientIp": {"header": "", "forwardedFor": "off", "preserveOriginalAs": ""}});
+    let scenarios: [(&'static str, Option<serde_json::Value>, &str); 6] = [
         ("(a) no middleware", None, "one-client.lua"),
         ("(b) EdgeGuard client IP + geo", Some(cig.clone()), "one-client.lua"),
         (
@@ -63,10 +64,11 @@ pub fn run(root: &Path, city_db: &Path) -> Result<()> {
         ),
         ("(d) as (b), 2000 rotating clients", Some(cig), "clients.lua"),
         ("(e) EdgeGuard client IP only", Some(json!({"clientIp": client_ip})), "one-client.lua"),
+        ("(f) EdgeGuard loaded, no header edits", Some(noop), "one-client.lua"),
     ];
     std::fs::write(out.join("one-client.lua"), ONE_CLIENT_LUA)?;
     // `BENCH_SCENARIOS=ab` runs a subset (for quick experiments); default: all.
-    let only = std::env::var("BENCH_SCENARIOS").unwrap_or_else(|_| "abcde".into());
+    let only = std::env::var("BENCH_SCENARIOS").unwrap_or_else(|_| "abcdef".into());
     let scenarios = scenarios.into_iter().filter(|(name, ..)| only.contains(&name[1..2]));
     for (name, middleware, script) in scenarios {
         let middleware_has_geo = middleware.as_ref().is_some_and(|m| m.get("geo").is_some());
@@ -126,10 +128,11 @@ pub fn run(root: &Path, city_db: &Path) -> Result<()> {
         "\nTargets (throughput ≥ 0.85 × (a), peak RSS ≤ (a) + 64 MiB) apply to (b) and (c): wrk's one \
          repeated request, one client behind the trusted proxy. (d) is a stress case with no target: \
          every instance keeps its own caches, so 2000 distinct clients mean cold lookups (positional \
-         reads) in each of the 64 instances. (e) isolates the client-IP stage.\n"
+         reads) in each of the 64 instances. (e) isolates the client-IP stage; (f) is the floor any \
+         http-wasm plugin pays in Traefik (instance pool, calls across the ABI, no edits).\n"
     )?;
     if let Some(a) = find("(a)") {
-        for label in ["(b)", "(c)", "(d)", "(e)"] {
+        for label in ["(b)", "(c)", "(d)", "(e)", "(f)"] {
             let Some(x) = find(label) else { continue };
             let ratio = x.rps / a.rps;
             let extra_mib = (x.peak_rss_kib as f64 - a.peak_rss_kib as f64) / 1024.0;
