@@ -113,9 +113,10 @@ fn database_replaced_while_running_is_reloaded_and_a_broken_one_is_rejected() {
     replace(&db, &database_with_country("NO"));
     let replaced = Instant::now();
     while country_now(&t).as_deref() != Some("NO") {
+        // reloadInterval is 1 s; the margin absorbs a loaded CI machine.
         assert!(
-            replaced.elapsed() < Duration::from_secs(4),
-            "new database not picked up within reloadInterval + 3 s\n{}",
+            replaced.elapsed() < Duration::from_secs(8),
+            "new database not picked up within 8 s\n{}",
             t.log()
         );
         std::thread::sleep(Duration::from_millis(100));
