@@ -88,9 +88,9 @@ pub fn run(root: &Path, city_db: &Path) -> Result<()> {
         // The backend counts the geo headers it got: prove EdgeGuard is working.
         let probe = Command::new("curl").args(["-s", "-H", "X-Forwarded-For: 81.2.69.142", &url]).output()?;
         let geo_seen = String::from_utf8_lossy(&probe.stdout).trim().to_string();
-        let wants_geo = middleware_has_geo;
-        if wants_geo == (geo_seen == "geo=0") {
-            bail!("{name}: backend saw `{geo_seen}`; EdgeGuard is not doing what the scenario says");
+        let geo_headers = geo_seen.strip_prefix("geo=").and_then(|n| n.parse::<u32>().ok());
+        if geo_headers.is_none() || middleware_has_geo == (geo_headers == Some(0)) {
+            bail!("{name}: the backend answered `{geo_seen}`; EdgeGuard is not doing what the scenario says");
         }
         wrk_run(&wrk, &url, &out.join(script), 5)?;
         let text = wrk_run(&wrk, &url, &out.join(script), DURATION_SECS)?;
@@ -136,7 +136,12 @@ pub fn run(root: &Path, city_db: &Path) -> Result<()> {
             let Some(x) = find(label) else { continue };
             let ratio = x.rps / a.rps;
             let extra_mib = (x.peak_rss_kib as f64 - a.peak_rss_kib as f64) / 1024.0;
-            let target = if matches!(label, "(b)" | "(c)") {
+            let target = if x.non_2xx > 0 {
+                format!(
+                    ": INVALID RUN ({} non-2xx responses; see target/bench/traefik-*/traefik.log)",
+                    x.non_2xx
+                )
+            } else if matches!(label, "(b)" | "(c)") {
                 format!(": {} / {}", verdict(ratio >= 0.85), verdict(extra_mib <= 64.0))
             } else {
                 String::new()
