@@ -26,6 +26,10 @@ use std::sync::OnceLock;
 use edgeguard::Pipeline;
 use serde_json::Value;
 
+#[path = "support/yaml.rs"]
+mod yaml;
+use yaml::{documents, yaml_files};
+
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -51,25 +55,6 @@ const GEO_FIXTURES: &[(&str, &[&str])] = &[
     ("GeoLite2-ASN-Test.mmdb", &["GeoLite2-ASN.mmdb"]),
     ("GeoLite2-Country-Test.mmdb", &["GeoLite2-Country.mmdb"]),
 ];
-
-fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            yaml_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "yml" || e == "yaml") {
-            out.push(path);
-        }
-    }
-}
-
-/// YAML documents in `text` (a file may hold several, separated by `---`).
-fn documents(text: &str, origin: &str) -> Vec<Value> {
-    use serde::Deserialize;
-    serde_norway::Deserializer::from_str(text)
-        .map(|doc| Value::deserialize(doc).unwrap_or_else(|e| panic!("{origin}: not valid YAML: {e}")))
-        .collect()
-}
 
 fn read_yaml(relative: &str) -> Vec<Value> {
     let text = std::fs::read_to_string(root().join(relative)).unwrap_or_else(|e| panic!("{relative}: {e}"));

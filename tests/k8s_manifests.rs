@@ -13,34 +13,19 @@
 //!    names, secrets and node ports.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use edgeguard::trust::TrustedProxies;
 use serde_json::Value;
+
+#[path = "support/yaml.rs"]
+mod yaml;
+use yaml::{documents, yaml_files};
 
 const SCHEMA: &str = "traefik-config/schemas/kubernetes.schema.json";
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            yaml_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "yml" || e == "yaml") {
-            out.push(path);
-        }
-    }
-}
-
-fn documents(text: &str, origin: &str) -> Vec<Value> {
-    use serde::Deserialize;
-    serde_norway::Deserializer::from_str(text)
-        .map(|doc| Value::deserialize(doc).unwrap_or_else(|e| panic!("{origin}: not valid YAML: {e}")))
-        .filter(|doc| !doc.is_null())
-        .collect()
 }
 
 fn read_yaml(relative: &str) -> Vec<Value> {
