@@ -144,7 +144,7 @@ impl ClientIpStage {
         let peer = parse_node(&req.peer()).ok();
         let peer_trusted = peer.is_some_and(|p| self.trusted.contains(p));
         if !peer_trusted {
-            edits.extend(self.strip.iter().map(|n| HeaderEdit::Remove(n.clone())));
+            headers::remove_present(req, &self.strip, edits);
         }
         let xff_lines = req.header_values(headers::X_FORWARDED_FOR);
         let Some(peer) = peer else {

@@ -1,5 +1,7 @@
 //! Header names EdgeGuard reads, sets or removes, declared once for every front-end.
 
+use crate::request::{HeaderEdit, RequestView};
+
 /// RFC 7239 forwarding header.
 pub const FORWARDED: &str = "Forwarded";
 /// The de-facto forwarding chain header.
@@ -19,6 +21,13 @@ pub const X_EDGEGUARD_SIGNATURE: &str = "X-EdgeGuard-Signature";
 /// nothing a client sends directly can look like it came from a proxy.
 pub const SPOOFABLE: &[&str] =
     &[X_REAL_IP, "X-Client-IP", TRUE_CLIENT_IP, CF_CONNECTING_IP, FORWARDED, "X-Original-Forwarded-For"];
+
+/// Pushes a removal for each of `names` present on `req`. Strip lists are long
+/// (every owned header and its `_` spelling) and almost always absent, so
+/// absent names cost no edit, no allocation and no host call.
+pub fn remove_present(req: &impl RequestView, names: &[String], edits: &mut Vec<HeaderEdit>) {
+    edits.extend(names.iter().filter(|n| req.has_header(n)).map(|n| HeaderEdit::Remove(n.clone())));
+}
 
 /// `names` plus the `_` spelling of each (`X_Real_IP` for `X-Real-IP`),
 /// deduplicated case-insensitively. Stacks that map header names to variables

@@ -98,14 +98,14 @@ impl Pipeline {
         let log = self.log.as_ref();
         let mut edits = Vec::new();
         let identity = self.client_ip.run(req, &mut edits, explain);
-        self.signing.strip(&mut edits);
+        self.signing.strip(req, &mut edits);
         if let Some(geo) = &self.geo {
-            geo.strip(&mut edits);
+            geo.strip(req, &mut edits);
         }
         let maintenance = self.maintenance.as_ref().map(|m| (m, m.decide(req, identity.client, now, log)));
         if let Some((stage, verdict)) = &maintenance {
             // The bypass secret is for EdgeGuard, not for the backends.
-            if let Some(name) = stage.token_header() {
+            if let Some(name) = stage.token_header().filter(|n| req.has_header(n)) {
                 edits.push(HeaderEdit::Remove(name.to_string()));
             }
             match &verdict.action {

@@ -14,6 +14,12 @@ pub trait RequestView {
     /// Every value of the header `name` (ASCII case-insensitive), one entry per
     /// header line, in arrival order. Non-UTF-8 bytes are kept as received.
     fn header_values(&self, name: &str) -> Vec<Vec<u8>>;
+
+    /// Whether the header `name` is present. Hosts that can answer without
+    /// fetching values (the http-wasm adapter lists names once) override it.
+    fn has_header(&self, name: &str) -> bool {
+        !self.header_values(name).is_empty()
+    }
 }
 
 /// One header change. Request edits shape what goes upstream; response

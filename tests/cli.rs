@@ -48,9 +48,13 @@ fn explain_untrusted_peer_lists_stripped_headers() {
         "192.0.2.1",
         "-H",
         "X-Forwarded-For: 203.0.113.7",
+        "-H",
+        "True-Client-IP: 203.0.113.7",
     ]);
     assert!(ok);
     assert!(out.contains("client: 192.0.2.1\n") && out.contains("remove True-Client-IP\n"), "{out}");
+    // Only headers that arrived are removed: the strip list costs nothing otherwise.
+    assert!(!out.contains("remove CF-Connecting-IP"), "{out}");
 }
 
 #[test]

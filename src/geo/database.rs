@@ -10,8 +10,17 @@ use std::time::{Duration, SystemTime};
 use crate::log::{Level, Log};
 use crate::mmdb::{FileSource, MmdbError, Reader};
 
-/// An open database.
-pub type Db = Arc<Reader<FileSource>>;
+/// An open database with its `dbInfoHeader` text, computed once per open.
+#[derive(Debug)]
+pub struct OpenDb {
+    /// The reader.
+    pub reader: Reader<FileSource>,
+    /// `<database type>; build=<RFC 3339 build date>`.
+    pub info: String,
+}
+
+/// A shared open database.
+pub type Db = Arc<OpenDb>;
 
 /// What identifies one version of the file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,7 +54,20 @@ fn version(path: &Path) -> std::io::Result<Version> {
 }
 
 fn open(path: &Path, page_cache: usize) -> Result<Db, MmdbError> {
-    Ok(Arc::new(Reader::new(FileSource::open(path, page_cache)?)?))
+    let reader = Reader::new(FileSource::open(path, page_cache)?)?;
+    let meta = reader.metadata();
+    let info = format!("{}; build={}", meta.database_type, build_date(meta.build_epoch));
+    Ok(Arc::new(OpenDb { reader, info }))
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` for a database's `build_epoch`.
+fn build_date(epoch: u64) -> String {
+    let fmt = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+    i64::try_from(epoch)
+        .ok()
+        .and_then(|e| time::OffsetDateTime::from_unix_timestamp(e).ok())
+        .and_then(|t| t.format(&fmt).ok())
+        .unwrap_or_else(|| epoch.to_string())
 }
 
 impl ReloadingDb {
@@ -101,7 +123,7 @@ impl ReloadingDb {
         state.seen = Some(now);
         match open(&self.path, self.page_cache) {
             Ok(db) => {
-                let meta = db.metadata();
+                let meta = db.reader.metadata();
                 log.log(
                     Level::Info,
                     &format!("geo database {path}: loaded {} built {}", meta.database_type, meta.build_epoch),

@@ -20,7 +20,7 @@ use crate::config::{GeoConfig, GeoOnError, ValueEncoding};
 use crate::error::ConfigError;
 use crate::headers::check_name;
 use crate::log::{Level, Log};
-use crate::request::HeaderEdit;
+use crate::request::{HeaderEdit, RequestView};
 use database::{Db, ReloadingDb};
 use values::{FIELDS, Values};
 
@@ -137,8 +137,8 @@ impl GeoStage {
     }
 
     /// Removes every configured geo header, whoever sent it: only EdgeGuard sets them.
-    pub fn strip(&self, edits: &mut Vec<HeaderEdit>) {
-        edits.extend(self.strip.iter().map(|n| HeaderEdit::Remove(n.clone())));
+    pub fn strip(&self, req: &impl RequestView, edits: &mut Vec<HeaderEdit>) {
+        crate::headers::remove_present(req, &self.strip, edits);
     }
 
     /// Looks `client` up and appends the geo headers.
@@ -158,8 +158,7 @@ impl GeoStage {
                 continue;
             };
             if self.db_info_header.is_some() {
-                let meta = db.metadata();
-                info.push(format!("{}; build={}", meta.database_type, build_date(meta.build_epoch)));
+                info.push(db.info.clone());
             }
             let Some(ip) = client else { continue };
             match self.lookup(source, &db, generation, ip) {
@@ -210,10 +209,10 @@ impl GeoStage {
             }
         }
         let (values, prefix_len) = if source.asn {
-            let found = db.lookup_asn(ip)?;
+            let found = db.reader.lookup_asn(ip)?;
             (found.record.map(|r| values::asn_values(&r, self.encoding)), found.prefix_len)
         } else {
-            let found = db.lookup_city(ip, &self.language)?;
+            let found = db.reader.lookup_city(ip, &self.language)?;
             (found.record.map(|r| values::city_values(&r, self.encoding)), found.prefix_len)
         };
         let values = values.unwrap_or_else(Values::empty);
@@ -222,14 +221,4 @@ impl GeoStage {
         }
         Ok(values)
     }
-}
-
-/// `YYYY-MM-DDTHH:MM:SSZ` for a database's `build_epoch`.
-fn build_date(epoch: u64) -> String {
-    let fmt = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
-    i64::try_from(epoch)
-        .ok()
-        .and_then(|e| time::OffsetDateTime::from_unix_timestamp(e).ok())
-        .and_then(|t| t.format(&fmt).ok())
-        .unwrap_or_else(|| epoch.to_string())
 }

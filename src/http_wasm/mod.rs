@@ -155,6 +155,9 @@ impl<H: Host> RequestView for HostRequest<'_, H> {
     fn uri(&self) -> String {
         String::from_utf8_lossy(&self.host.uri()).into_owned()
     }
+    fn has_header(&self, name: &str) -> bool {
+        self.has(name)
+    }
     fn header_values(&self, name: &str) -> Vec<Vec<u8>> {
         if !self.has(name) {
             return Vec::new();

@@ -61,8 +61,8 @@ impl SigningStage {
     /// Removes any signature header the request arrived with: only EdgeGuard
     /// writes it, and a replayed one must never reach a backend. Runs whether
     /// or not signing is on.
-    pub fn strip(&self, edits: &mut Vec<HeaderEdit>) {
-        edits.extend(self.strip.iter().map(|n| HeaderEdit::Remove(n.clone())));
+    pub fn strip(&self, req: &impl RequestView, edits: &mut Vec<HeaderEdit>) {
+        crate::headers::remove_present(req, &self.strip, edits);
     }
 
     /// Appends the signature over the headers set in `edits` (see
