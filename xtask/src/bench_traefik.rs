@@ -30,6 +30,24 @@ struct Run {
     peak_rss_kib: u64,
 }
 
+/// What (b) adds for 81.2.69.142 in GeoLite2-City (X-Real-IP, X-Original-Forwarded-For
+/// and the geo headers with data), as static values for scenario (h).
+const STATIC_GEO_HEADERS: [(&str, &str); 13] = [
+    ("X-Real-IP", "81.2.69.142"),
+    ("X-Original-Forwarded-For", "81.2.69.142"),
+    ("X-Geo-Country", "GB"),
+    ("X-Geo-Country-Name", "United Kingdom"),
+    ("X-Geo-Continent", "EU"),
+    ("X-Geo-Region", "ENG"),
+    ("X-Geo-Region-Name", "England"),
+    ("X-Geo-City", "Gamlingay"),
+    ("X-Geo-Postal-Code", "SG19"),
+    ("X-Geo-Latitude", "52.1398"),
+    ("X-Geo-Longitude", "-0.2399"),
+    ("X-Geo-Accuracy-Radius", "100"),
+    ("X-Geo-Time-Zone", "Europe/London"),
+];
+
 pub fn run(root: &Path, city_db: &Path) -> Result<()> {
     if !city_db.exists() {
         bail!("{} missing: run `cargo xtask geodata` first", city_db.display());
@@ -54,33 +72,51 @@ pub fn run(root: &Path, city_db: &Path) -> Result<()> {
     let signing = json!({"secretEnv": SIGNING_ENV});
     let cig = json!({"clientIp": client_ip, "geo": geo});
     let noop = json!({"clientIp": {"header": "", "forwardedFor": "off", "preserveOriginalAs": ""}});
-    let scenarios: [(&'static str, Option<serde_json::Value>, &str); 6] = [
-        ("(a) no middleware", None, "one-client.lua"),
-        ("(b) EdgeGuard client IP + geo", Some(cig.clone()), "one-client.lua"),
+    let floor_dir = floor_guest(root)?;
+    let plugin = |cfg: serde_json::Value| Some(json!({"plugin": {"edgeguard": cfg}}));
+    // What a wasm plugin setting these headers competes with: Traefik's own
+    // `headers` middleware adding the same number of static request headers.
+    let static_headers: serde_json::Map<String, serde_json::Value> =
+        STATIC_GEO_HEADERS.iter().map(|(name, value)| (name.to_string(), json!(value))).collect();
+    let headers = Some(json!({"headers": {"customRequestHeaders": static_headers}}));
+    // (name, Traefik middleware, wrk script, the backend must see geo headers)
+    let scenarios: [(&'static str, Option<serde_json::Value>, &str, bool); 8] = [
+        ("(a) no middleware", None, "one-client.lua", false),
+        ("(b) EdgeGuard client IP + geo", plugin(cig.clone()), "one-client.lua", true),
         (
             "(c) as (b) + signing",
-            Some(json!({"clientIp": client_ip, "geo": geo, "signing": signing})),
+            plugin(json!({"clientIp": client_ip, "geo": geo, "signing": signing})),
             "one-client.lua",
+            true,
         ),
-        ("(d) as (b), 2000 rotating clients", Some(cig), "clients.lua"),
-        ("(e) EdgeGuard client IP only", Some(json!({"clientIp": client_ip})), "one-client.lua"),
-        ("(f) EdgeGuard loaded, no header edits", Some(noop), "one-client.lua"),
+        ("(d) as (b), 2000 rotating clients", plugin(cig), "clients.lua", true),
+        ("(e) EdgeGuard client IP only", plugin(json!({"clientIp": client_ip})), "one-client.lua", false),
+        ("(f) EdgeGuard loaded, no header edits", plugin(noop), "one-client.lua", false),
+        (
+            "(g) smallest possible wasm guest (examples/floor_guest.rs)",
+            plugin(json!({})),
+            "one-client.lua",
+            false,
+        ),
+        ("(h) no plugin: Traefik `headers` adds the same headers as (b)", headers, "one-client.lua", true),
     ];
     std::fs::write(out.join("one-client.lua"), ONE_CLIENT_LUA)?;
     // `BENCH_SCENARIOS=ab` runs a subset (for quick experiments); default: all.
-    let only = std::env::var("BENCH_SCENARIOS").unwrap_or_else(|_| "abcdef".into());
+    let only = std::env::var("BENCH_SCENARIOS").unwrap_or_else(|_| "abcdefgh".into());
     let scenarios = scenarios.into_iter().filter(|(name, ..)| only.contains(&name[1..2]));
-    for (name, middleware, script) in scenarios {
-        let middleware_has_geo = middleware.as_ref().is_some_and(|m| m.get("geo").is_some());
+    for (name, middleware, script, expects_geo) in scenarios {
         let dir = out.join(format!("traefik-{}", runs.len()));
         let _ = std::fs::remove_dir_all(&dir);
         let local = dir.join("plugins-local/src/edgeguard");
         std::fs::create_dir_all(&local)?;
+        let is_floor = name.starts_with("(g)");
         for f in ["plugin.wasm", ".traefik.yml"] {
-            std::fs::copy(plugin_dir.join(f), local.join(f))?;
+            let from = if is_floor && f == "plugin.wasm" { &floor_dir } else { &plugin_dir };
+            std::fs::copy(from.join(f), local.join(f))?;
         }
         let port = free_port()?;
-        write_configs(&dir, port, backend, middleware, &geo_dir)?;
+        let pprof_port = std::env::var_os("BENCH_PPROF").map(|_| free_port()).transpose()?;
+        write_configs(&dir, port, backend, middleware, &geo_dir, pprof_port)?;
         let mut child = Traefik::start(&traefik, &dir)?;
         wait_ready(port, &mut child.0)?;
         let url = format!("http://127.0.0.1:{port}/");
@@ -89,11 +125,21 @@ pub fn run(root: &Path, city_db: &Path) -> Result<()> {
         let probe = Command::new("curl").args(["-s", "-H", "X-Forwarded-For: 81.2.69.142", &url]).output()?;
         let geo_seen = String::from_utf8_lossy(&probe.stdout).trim().to_string();
         let geo_headers = geo_seen.strip_prefix("geo=").and_then(|n| n.parse::<u32>().ok());
-        if geo_headers.is_none() || middleware_has_geo == (geo_headers == Some(0)) {
+        if geo_headers.is_none() || expects_geo == (geo_headers == Some(0)) {
             bail!("{name}: the backend answered `{geo_seen}`; EdgeGuard is not doing what the scenario says");
         }
         wrk_run(&wrk, &url, &out.join(script), 5)?;
+        // `BENCH_PPROF=1`: Traefik's CPU profile of the measured run, for `go tool pprof`.
+        let profiler = pprof_port.map(|p| {
+            let file = dir.join("cpu.pprof");
+            let url = format!("http://127.0.0.1:{p}/debug/pprof/profile?seconds={}", DURATION_SECS - 5);
+            Command::new("curl").args(["-s", "-o"]).arg(&file).arg(url).spawn()
+        });
         let text = wrk_run(&wrk, &url, &out.join(script), DURATION_SECS)?;
+        if let Some(p) = profiler {
+            p?.wait()?;
+            println!("{name}: CPU profile in {}", dir.join("cpu.pprof").display());
+        }
         let peak_rss_kib = peak_rss(child.0.id())?;
         runs.push(parse(name, &text, peak_rss_kib)?);
     }
@@ -128,11 +174,12 @@ pub fn run(root: &Path, city_db: &Path) -> Result<()> {
         "\nTargets (throughput ≥ 0.85 × (a), peak RSS ≤ (a) + 64 MiB) apply to (b) and (c): wrk's one \
          repeated request, one client behind the trusted proxy. (d) is a stress case with no target: \
          every instance keeps its own caches, so 2000 distinct clients mean cold lookups (positional \
-         reads) in each of the 64 instances. (e) isolates the client-IP stage; (f) is the floor any \
-         http-wasm plugin pays in Traefik (instance pool, calls across the ABI, no edits).\n"
+         reads) in each of the 64 instances. (e) isolates the client-IP stage; (f) is EdgeGuard loaded with nothing \
+         to edit; (g) is a guest that does nothing at all: the floor any http-wasm plugin pays in \
+         Traefik (instance pool, guest calls).\n"
     )?;
     if let Some(a) = find("(a)") {
-        for label in ["(b)", "(c)", "(d)", "(e)", "(f)"] {
+        for label in ["(b)", "(c)", "(d)", "(e)", "(f)", "(g)", "(h)"] {
             let Some(x) = find(label) else { continue };
             let ratio = x.rps / a.rps;
             let extra_mib = (x.peak_rss_kib as f64 - a.peak_rss_kib as f64) / 1024.0;
@@ -189,12 +236,13 @@ fn write_configs(
     backend: std::net::SocketAddr,
     middleware: Option<serde_json::Value>,
     geo_dir: &Path,
+    pprof_port: Option<u16>,
 ) -> Result<()> {
     let mut router = json!({"rule": "PathPrefix(`/`)", "service": "echo"});
     let mut middlewares = json!({});
-    if let Some(cfg) = middleware {
+    if let Some(middleware) = middleware {
         router["middlewares"] = json!(["edgeguard"]);
-        middlewares = json!({"edgeguard": {"plugin": {"edgeguard": cfg}}});
+        middlewares = json!({ "edgeguard": middleware });
     }
     let mut dynamic = json!({"http": {
         "routers": {"bench": router},
@@ -214,6 +262,11 @@ fn write_configs(
         }}},
         "log": {"level": "INFO", "filePath": dir.join("traefik.log")},
     });
+    let mut static_cfg = static_cfg;
+    if let Some(p) = pprof_port {
+        static_cfg["entryPoints"]["traefik"] = json!({"address": format!("127.0.0.1:{p}")});
+        static_cfg["api"] = json!({"insecure": true, "debug": true});
+    }
     std::fs::write(dir.join("dynamic.yml"), dynamic.to_string())?;
     std::fs::write(dir.join("traefik.yml"), static_cfg.to_string())?;
     Ok(())
@@ -239,6 +292,27 @@ impl Drop for Traefik {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// Builds `examples/floor_guest.rs` for wasm32-wasip1; returns its directory
+/// with the wasm as `plugin.wasm`.
+fn floor_guest(root: &Path) -> Result<PathBuf> {
+    let args = [
+        "build",
+        "--quiet",
+        "--profile",
+        "plugin",
+        "--target",
+        tools::WASM_TARGET,
+        "--example",
+        "floor_guest",
+    ];
+    crate::cmd::run(root, "cargo", &args, &[])?;
+    let dir = root.join("target/bench/floor-guest");
+    std::fs::create_dir_all(&dir)?;
+    let wasm = root.join("target").join(tools::WASM_TARGET).join("plugin/examples/floor_guest.wasm");
+    std::fs::copy(wasm, dir.join("plugin.wasm"))?;
+    Ok(dir)
 }
 
 pub(crate) fn free_port() -> Result<u16> {
