@@ -121,7 +121,7 @@ impl Pipeline {
         }
         let maintenance = maintenance.map(|(_, v)| v);
         if let Some(geo) = &self.geo {
-            if geo.run(identity.client, &mut edits, log).is_err() {
+            if geo.run(identity.client, now, &mut edits, log).is_err() {
                 return Outcome {
                     identity,
                     maintenance,

@@ -93,11 +93,10 @@ impl ReloadingDb {
         Self { path: path.to_path_buf(), page_cache, interval, state: Mutex::new(state) }
     }
 
-    /// The database to use now, and its generation. Checks the file when
+    /// The database to use at `now`, and its generation. Checks the file when
     /// `reloadInterval` has passed since the last check.
-    pub fn current(&self, log: &dyn Log) -> (Option<Db>, u64) {
+    pub fn current(&self, now: SystemTime, log: &dyn Log) -> (Option<Db>, u64) {
         let Ok(mut state) = self.state.lock() else { return (None, 0) };
-        let now = SystemTime::now();
         if crate::clock::due(state.checked, now, self.interval) {
             state.checked = now;
             self.check(&mut state, log);

@@ -12,6 +12,7 @@ mod values;
 use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Mutex;
+use std::time::SystemTime;
 
 pub use cache::NetworkCache;
 pub use values::{Field, encode};
@@ -44,7 +45,8 @@ struct Source {
 /// The validated `geo` section.
 pub struct GeoStage {
     sources: Vec<Source>,
-    /// Header name per field (index = `Field as usize`), `None` when switched off.
+    /// Header name per field (index = `Field as usize`), `None` when switched
+    /// off or when no configured database has the field.
     names: [Option<String>; 13],
     strip: Vec<String>,
     language: String,
@@ -111,7 +113,7 @@ impl GeoStage {
             );
             return Err(ConfigError::invalid("geo.memoryBudget", reason));
         }
-        let sources = paths
+        let sources: Vec<Source> = paths
             .into_iter()
             .map(|(_, path, asn)| Source {
                 db: ReloadingDb::open(Path::new(path), page_cache, cfg.reload_interval, log),
@@ -124,6 +126,14 @@ impl GeoStage {
             strip.push(cfg.db_info_header.clone());
         }
         let strip = crate::headers::with_underscore_aliases(strip);
+        // A field no configured database can supply never gets a header (not
+        // even `unknownValue`): e.g. ASN headers without `asnDatabase`.
+        for (name, field) in names.iter_mut().zip(FIELDS) {
+            let asn_field = matches!(field, Field::Asn | Field::AsnOrg);
+            if !sources.iter().any(|s| s.asn == asn_field) {
+                *name = None;
+            }
+        }
         Ok(Some(Self {
             sources,
             names,
@@ -141,10 +151,12 @@ impl GeoStage {
         crate::headers::remove_present(req, &self.strip, edits);
     }
 
-    /// Looks `client` up and appends the geo headers.
+    /// Looks `client` up and appends the geo headers. `now` drives the
+    /// database re-check (`reloadInterval`).
     pub fn run(
         &self,
         client: Option<IpAddr>,
+        now: SystemTime,
         edits: &mut Vec<HeaderEdit>,
         log: &dyn Log,
     ) -> Result<(), GeoFailure> {
@@ -152,7 +164,7 @@ impl GeoStage {
         let mut info: Vec<String> = Vec::new();
         let mut failed = false;
         for source in &self.sources {
-            let (db, generation) = source.db.current(log);
+            let (db, generation) = source.db.current(now, log);
             let Some(db) = db else {
                 failed = true;
                 continue;
@@ -178,14 +190,17 @@ impl GeoStage {
         if client.is_none() {
             return Ok(());
         }
-        for (i, field) in FIELDS.iter().enumerate() {
-            let Some(name) = &self.names[i] else { continue };
-            if !self.sources.iter().any(|s| s.asn == matches!(field, Field::Asn | Field::AsnOrg)) {
-                continue; // no database that could supply this field
+        // Sources never supply the same field (city vs ASN), so merging is a fill.
+        let mut values = [None; FIELDS.len()];
+        for found in &found {
+            for (slot, value) in values.iter_mut().zip(found.fields()) {
+                *slot = slot.or(value);
             }
-            let value = found.iter().find_map(|v| v.get(*field)).map(str::to_string);
-            if let Some(value) = value.or_else(|| self.unknown_value.clone()) {
-                edits.push(HeaderEdit::Set(name.clone(), value));
+        }
+        for (name, value) in self.names.iter().zip(values) {
+            let Some(name) = name else { continue };
+            if let Some(value) = value.or(self.unknown_value.as_deref()) {
+                edits.push(HeaderEdit::Set(name.clone(), value.to_string()));
             }
         }
         Ok(())

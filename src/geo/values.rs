@@ -73,9 +73,23 @@ impl Values {
     }
 
     /// The value of `field`, if the record had it.
+    #[cfg(test)]
     pub fn get(&self, field: Field) -> Option<&str> {
-        let code = char::from(b'a' + field as u8);
-        self.0.split_terminator('\n').find_map(|entry| entry.strip_prefix(code))
+        self.fields()[field as usize]
+    }
+
+    /// Every field's value (index = `Field as usize`), unpacked in one pass:
+    /// the per-request path reads them all.
+    pub fn fields(&self) -> [Option<&str>; FIELDS.len()] {
+        let mut out = [None; FIELDS.len()];
+        for entry in self.0.split_terminator('\n') {
+            let Some(&code) = entry.as_bytes().first() else { continue };
+            if let Some(slot) = out.get_mut(usize::from(code.wrapping_sub(b'a'))) {
+                // The code is one ASCII byte, so slicing after it is on a char boundary.
+                *slot = Some(&entry[1..]);
+            }
+        }
+        out
     }
 }
 

@@ -46,19 +46,19 @@ struct RequestHost<'a> {
 
 impl Host for RequestHost<'_> {
     fn source_addr(&self) -> Vec<u8> {
-        self.request.source_addr().to_vec()
+        Vec::from(self.request.source_addr())
     }
     fn method(&self) -> Vec<u8> {
-        self.request.method().to_vec()
+        Vec::from(self.request.method())
     }
     fn uri(&self) -> Vec<u8> {
-        self.request.uri().to_vec()
+        Vec::from(self.request.uri())
     }
     fn header_names(&self) -> Vec<Vec<u8>> {
-        self.request.header.names_iter().map(|n| n.to_vec()).collect()
+        self.request.header.names_iter().map(Vec::from).collect()
     }
     fn header_values(&self, name: &str) -> Vec<Vec<u8>> {
-        self.request.header.values_iter(name.as_bytes()).map(|v| v.to_vec()).collect()
+        self.request.header.values_iter(name.as_bytes()).map(Vec::from).collect()
     }
     fn set_header(&self, name: &str, value: &str) {
         self.request.header.set(name.as_bytes(), value.as_bytes());

@@ -111,8 +111,8 @@ impl Plugin {
 struct HostRequest<'h, H> {
     host: &'h H,
     peer: OnceCell<String>,
-    /// Lower-case names of the headers currently on the request.
-    names: RefCell<Option<Vec<String>>>,
+    /// Names of the headers currently on the request, as the host spelt them.
+    names: RefCell<Option<Vec<Vec<u8>>>>,
     /// Values already fetched (stages may read a header twice).
     values: RefCell<Vec<(String, Vec<Vec<u8>>)>>,
 }
@@ -122,25 +122,22 @@ impl<'h, H: Host> HostRequest<'h, H> {
         Self { host, peer: OnceCell::new(), names: RefCell::new(None), values: RefCell::new(Vec::new()) }
     }
 
-    fn with_names<R>(&self, f: impl FnOnce(&mut Vec<String>) -> R) -> R {
+    fn with_names<R>(&self, f: impl FnOnce(&mut Vec<Vec<u8>>) -> R) -> R {
         let mut names = self.names.borrow_mut();
-        let names = names.get_or_insert_with(|| {
-            self.host.header_names().iter().map(|n| String::from_utf8_lossy(n).to_ascii_lowercase()).collect()
-        });
-        f(names)
+        f(names.get_or_insert_with(|| self.host.header_names()))
     }
 
     fn has(&self, name: &str) -> bool {
-        self.with_names(|names| names.iter().any(|n| n.eq_ignore_ascii_case(name)))
+        self.with_names(|names| names.iter().any(|n| n.eq_ignore_ascii_case(name.as_bytes())))
     }
 
     fn forget(&self, name: &str) {
-        self.with_names(|names| names.retain(|n| !n.eq_ignore_ascii_case(name)));
+        self.with_names(|names| names.retain(|n| !n.eq_ignore_ascii_case(name.as_bytes())));
     }
 
     fn note(&self, name: &str) {
         if !self.has(name) {
-            self.with_names(|names| names.push(name.to_ascii_lowercase()));
+            self.with_names(|names| names.push(name.as_bytes().to_vec()));
         }
     }
 }
