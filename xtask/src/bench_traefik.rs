@@ -80,7 +80,12 @@ pub fn run(root: &Path, city_db: &Path) -> Result<()> {
         STATIC_GEO_HEADERS.iter().map(|(name, value)| (name.to_string(), json!(value))).collect();
     let headers = Some(json!({"headers": {"customRequestHeaders": static_headers}}));
     // (name, Traefik middleware, wrk script, the backend must see geo headers)
-    let scenarios: [(&'static str, Option<serde_json::Value>, &str, bool); 8] = [
+    // Only the headers revenue reporting reads: country, region, city.
+    let off = json!("");
+    let three = json!({"database": format!("/geodata/{db_name}"), "headers": {
+        "countryName": off, "continent": off, "regionName": off, "postalCode": off, "latitude": off,
+        "longitude": off, "accuracyRadius": off, "timeZone": off}});
+    let scenarios: [(&'static str, Option<serde_json::Value>, &str, bool); 9] = [
         ("(a) no middleware", None, "one-client.lua", false),
         ("(b) EdgeGuard client IP + geo", plugin(cig.clone()), "one-client.lua", true),
         (
@@ -99,10 +104,16 @@ pub fn run(root: &Path, city_db: &Path) -> Result<()> {
             false,
         ),
         ("(h) no plugin: Traefik `headers` adds the same headers as (b)", headers, "one-client.lua", true),
+        (
+            "(i) as (b) with 3 geo headers (country, region, city)",
+            plugin(json!({"clientIp": client_ip, "geo": three})),
+            "one-client.lua",
+            true,
+        ),
     ];
     std::fs::write(out.join("one-client.lua"), ONE_CLIENT_LUA)?;
     // `BENCH_SCENARIOS=ab` runs a subset (for quick experiments); default: all.
-    let only = std::env::var("BENCH_SCENARIOS").unwrap_or_else(|_| "abcdefgh".into());
+    let only = std::env::var("BENCH_SCENARIOS").unwrap_or_else(|_| "abcdefghi".into());
     let scenarios = scenarios.into_iter().filter(|(name, ..)| only.contains(&name[1..2]));
     for (name, middleware, script, expects_geo) in scenarios {
         let dir = out.join(format!("traefik-{}", runs.len()));
@@ -176,10 +187,12 @@ pub fn run(root: &Path, city_db: &Path) -> Result<()> {
          every instance keeps its own caches, so 2000 distinct clients mean cold lookups (positional \
          reads) in each of the 64 instances. (e) isolates the client-IP stage; (f) is EdgeGuard loaded with nothing \
          to edit; (g) is a guest that does nothing at all: the floor any http-wasm plugin pays in \
-         Traefik (instance pool, guest calls).\n"
+         Traefik (instance pool, guest calls). (h) has no plugin: Traefik's own `headers` middleware \
+         adds the headers (b) adds, as static values, i.e. what carrying them costs. (i) is (b) with \
+         3 geo headers instead of 11.\n"
     )?;
     if let Some(a) = find("(a)") {
-        for label in ["(b)", "(c)", "(d)", "(e)", "(f)", "(g)", "(h)"] {
+        for label in ["(b)", "(c)", "(d)", "(e)", "(f)", "(g)", "(h)", "(i)"] {
             let Some(x) = find(label) else { continue };
             let ratio = x.rps / a.rps;
             let extra_mib = (x.peak_rss_kib as f64 - a.peak_rss_kib as f64) / 1024.0;
