@@ -24,20 +24,20 @@ pub const TRAEFIK_IN_CLUSTER: &str = "http://traefik.traefik.svc.cluster.local";
 /// A Node.js HTTP client (the echo image runs Node.js, so the pod needs
 /// nothing else). Arguments: method, URL, headers as JSON `[[name, value]...]`
 /// (a name given twice is sent as two lines). Prints `{status, headers, body}`.
-pub const POD_CLIENT: &str = r#"const http = require('http');
+pub const POD_CLIENT: &str = r#"const http = require("http");
 const [method, url, pairs] = process.argv.slice(-3);
 const req = http.request(url, { method });
 const lines = {};
 for (const [name, value] of JSON.parse(pairs)) (lines[name] = lines[name] || []).push(value);
-if (!Object.keys(lines).some((n) => n.toLowerCase() === 'host')) lines.host = ['edgeguard.test'];
+if (!Object.keys(lines).some((n) => n.toLowerCase() === "host")) lines.host = ["edgeguard.test"];
 for (const [name, values] of Object.entries(lines)) req.setHeader(name, values.length === 1 ? values[0] : values);
-req.on('response', (res) => {
-  let body = '';
-  res.setEncoding('utf8');
-  res.on('data', (chunk) => (body += chunk));
-  res.on('end', () => process.stdout.write(JSON.stringify({ status: res.statusCode, headers: res.headers, body })));
+req.on("response", (res) => {
+  let body = "";
+  res.setEncoding("utf8");
+  res.on("data", (chunk) => (body += chunk));
+  res.on("end", () => process.stdout.write(JSON.stringify({ status: res.statusCode, headers: res.headers, body })));
 });
-req.on('error', (e) => { console.error(e.message); process.exit(1); });
+req.on("error", (e) => { console.error(e.message); process.exit(1); });
 req.end();"#;
 
 fn kubectl(context: &str, args: &[&str]) -> Vec<String> {
@@ -66,7 +66,7 @@ pub fn patch_maintenance_enabled(context: &str, on: bool) -> Vec<String> {
 /// Cutover switch 2: the `flag` key of the flag ConfigMap, i.e. the content
 /// of the flag file; `None` removes the key, so the file disappears.
 pub fn patch_maintenance_flag(context: &str, value: Option<&str>) -> Vec<String> {
-    let value = value.map_or_else(|| "null".to_string(), |v| format!("{v:?}"));
+    let value = serde_json::to_string(&value).expect("a string or null");
     let patch = format!(r#"{{"data":{{"flag":{value}}}}}"#);
     kubectl(
         context,
