@@ -60,7 +60,9 @@ impl LocalTarget {
                 .unwrap();
         }
         let maintenance_dir = tempfile::tempdir().unwrap();
-        let mount = |dir: &Path, guest: &str| format!("{}:{guest}:ro", dir.display());
+        // Read-write mounts (no `:ro` as in the Helm values): the plugin only
+        // reads them, and `cargo xtask compat` runs Traefik releases from 3.2.2 on.
+        let mount = |dir: &Path, guest: &str| format!("{}:{guest}", dir.display());
         let traefik = Setup::new()
             .entrypoint_trusted_ips(&TRUSTED)
             .plugin_settings(json!({
