@@ -1,5 +1,5 @@
 //! A minimal HTTP/1.1 client that can choose its source address, so tests can
-//! play different proxies from 127.0.0.x.
+//! play different proxies from 127.0.0.x, and the reply as the echo backend saw it.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -23,12 +23,18 @@ impl Reply {
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not an echo reply ({e}): {self:?}"))
     }
 
-    /// Every value of a header the backend received (lower-case name).
+    /// Every value of a header the backend received (lower-case name). Our
+    /// echo backend lists each line (`["a", "b"]`); the cluster's
+    /// (mendhak/http-https-echo, Node.js) gives one string, repeated lines
+    /// joined by Node with ", ".
     pub fn upstream_header(&self, name: &str) -> Vec<String> {
-        self.echoed()["headers"][name.to_ascii_lowercase()]
-            .as_array()
-            .map(|vs| vs.iter().map(|v| v.as_str().unwrap_or_default().to_string()).collect())
-            .unwrap_or_default()
+        match &self.echoed()["headers"][name.to_ascii_lowercase()] {
+            serde_json::Value::Array(values) => {
+                values.iter().map(|v| v.as_str().unwrap_or_default().to_string()).collect()
+            }
+            serde_json::Value::String(value) => vec![value.clone()],
+            _ => Vec::new(),
+        }
     }
 
     /// The single value of an upstream header, or `None`.
@@ -39,16 +45,19 @@ impl Reply {
     }
 }
 
-/// Sends one request from `source` (port chosen by the OS) to `target`.
+/// Sends one request from `source` (port chosen by the OS; `None`: the
+/// address the OS picks) to `target`.
 pub async fn send(
-    source: IpAddr,
+    source: Option<IpAddr>,
     target: SocketAddr,
     method: &str,
     path: &str,
     headers: &[(&str, &str)],
 ) -> std::io::Result<Reply> {
-    let socket = if source.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
-    socket.bind(SocketAddr::new(source, 0))?;
+    let socket = if target.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+    if let Some(source) = source {
+        socket.bind(SocketAddr::new(source, 0))?;
+    }
     let stream = socket.connect(target).await?;
     let (mut sender, conn) =
         hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(std::io::Error::other)?;

@@ -7,6 +7,7 @@
 use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -62,6 +63,8 @@ pub struct Traefik {
     child: Child,
     rt: tokio::runtime::Runtime,
     dir: tempfile::TempDir,
+    /// The dynamic configuration as last written (see [`Traefik::reconfigure`]).
+    dynamic: Mutex<Value>,
     pub addr: SocketAddr,
 }
 
@@ -143,7 +146,8 @@ impl Traefik {
             .stderr(std::fs::File::create(dir.path().join("stderr.log")).unwrap())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {traefik}: {e}"));
-        let mut t = Self { child, rt, dir, addr: SocketAddr::from(([127, 0, 0, 1], port)) };
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let mut t = Self { child, rt, dir, dynamic: Mutex::new(dynamic), addr };
         t.wait_ready();
         t
     }
@@ -156,7 +160,8 @@ impl Traefik {
             if let Ok(Some(status)) = self.child.try_wait() {
                 panic!("traefik exited early ({status}); log:\n{}", self.log());
             }
-            let probe = self.rt.block_on(send(IpAddr::from([127, 0, 0, 1]), self.addr, "GET", "/", &[]));
+            let probe =
+                self.rt.block_on(send(Some(IpAddr::from([127, 0, 0, 1])), self.addr, "GET", "/", &[]));
             if probe.is_ok_and(|r| r.status != 404) {
                 return;
             }
@@ -174,13 +179,26 @@ impl Traefik {
     pub fn request(&self, method: &str, source: &str, path: &str, headers: &[(&str, &str)]) -> Reply {
         let source: IpAddr = source.parse().expect("source address");
         self.rt
-            .block_on(send(source, self.addr, method, path, headers))
+            .block_on(send(Some(source), self.addr, method, path, headers))
             .unwrap_or_else(|e| panic!("{method} {path} from {source} failed: {e}; log:\n{}", self.log()))
     }
 
     /// Sends a request from 127.0.0.1.
     pub fn get(&self, path: &str, headers: &[(&str, &str)]) -> Reply {
         self.get_from("127.0.0.1", path, headers)
+    }
+
+    /// Replaces the EdgeGuard config of router `name` while Traefik runs: the
+    /// file provider watches dynamic.yml, which is written aside and renamed
+    /// over so Traefik never reads half a file.
+    pub fn reconfigure(&self, name: &str, config: Value) {
+        let mut dynamic = self.dynamic.lock().unwrap_or_else(|e| e.into_inner());
+        let middleware = &mut dynamic["http"]["middlewares"][format!("eg-{name}")];
+        assert!(middleware.is_object(), "router {name} has no EdgeGuard middleware to reconfigure");
+        *middleware = json!({"plugin": {"edgeguard": config}});
+        let aside = self.dir.path().join("dynamic.next");
+        std::fs::write(&aside, dynamic.to_string()).unwrap();
+        std::fs::rename(&aside, self.dir.path().join("dynamic.yml")).unwrap();
     }
 
     /// Traefik's log so far (file log plus stderr).

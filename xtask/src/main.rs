@@ -10,6 +10,10 @@ mod dist;
 mod echo;
 mod geodata;
 mod k8s;
+mod kind_test;
+/// The kubectl commands the end-to-end suite runs against the kind cluster.
+#[path = "../../tests/support/kube.rs"]
+mod kube;
 mod maintenance_load;
 mod plugin;
 mod test;
@@ -50,9 +54,11 @@ cargo xtask <command>
   k8s-geoip-configmap [--check]
                       write the test GeoIP databases as traefik-config/kind/geoip-test-configmap.yaml;
                       --check fails if the committed file is stale
-  kind-test [--keep]  throwaway kind cluster: pinned Traefik chart + traefik-config/kind + manifests,
-                      client IP / geo / maintenance checks on 127.0.0.1:80, then delete it
-                      (--keep leaves it running); needs docker, kind, kubectl, helm
+  kind-test [--keep] [--dry-run]
+                      throwaway kind cluster: pinned Traefik chart + traefik-config/kind + manifests,
+                      then the end-to-end suite of `test` against it (EDGEGUARD_E2E_TARGET=kind),
+                      then delete it, also on failure and Ctrl-C (--keep leaves it running);
+                      needs docker, kind, kubectl, helm; --dry-run prints every command instead
 ";
 
 fn main() -> Result<()> {
@@ -95,11 +101,17 @@ fn main() -> Result<()> {
             [flag] if flag == "--check" => k8s::geoip_configmap(&root, true),
             other => bail!("unexpected arguments {other:?}\n\n{HELP}"),
         },
-        Some("kind-test") => match args.get(1..).unwrap_or_default() {
-            [] => k8s::kind_test(&root, false),
-            [flag] if flag == "--keep" => k8s::kind_test(&root, true),
-            other => bail!("unexpected arguments {other:?}\n\n{HELP}"),
-        },
+        Some("kind-test") => {
+            let mut options = kind_test::Options::default();
+            for flag in args.get(1..).unwrap_or_default() {
+                match flag.as_str() {
+                    "--keep" => options.keep = true,
+                    "--dry-run" => options.dry_run = true,
+                    other => bail!("unexpected argument {other:?}\n\n{HELP}"),
+                }
+            }
+            kind_test::run(&root, options)
+        }
         Some("bench-traefik") => {
             geodata::run(&root)?;
             bench_traefik::run(&root, &root.join("target/geodata/GeoLite2-City.mmdb"))

@@ -9,6 +9,7 @@ use edgeguard::signing::{RequestParts, Verified, VerifyError, verify};
 use serde_json::{Value, json};
 
 use crate::support::client::Reply;
+use crate::support::target::own_traefik_unavailable;
 use crate::support::traefik::{Setup, Traefik};
 
 const PROXY: &str = "127.0.0.2";
@@ -73,6 +74,9 @@ fn verify_received(reply: &Reply, change: Change<'_>) -> Result<Verified, Verify
 
 #[test]
 fn backend_receives_a_signature_the_verifier_accepts() {
+    if own_traefik_unavailable() {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let t = start(dir.path());
     let path = "/signed/orders/42?expand=items&q=a%20b";
@@ -98,6 +102,9 @@ fn backend_receives_a_signature_the_verifier_accepts() {
 
 #[test]
 fn altering_a_signed_header_or_the_path_fails_verification() {
+    if own_traefik_unavailable() {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let t = start(dir.path());
     let reply = t.get_from(PROXY, "/signed/a", &[("X-Forwarded-For", "203.0.113.10")]);
@@ -118,6 +125,9 @@ fn altering_a_signed_header_or_the_path_fails_verification() {
 
 #[test]
 fn client_sent_signature_never_reaches_the_backend_unchanged() {
+    if own_traefik_unavailable() {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let t = start(dir.path());
     let replayed = "v1;kid=k1;t=1700000000;h=x-real-ip;sig=tbShEFqlucr__iUN7qo1KUv_RCTHH-S6lirUzv3V-94";
@@ -148,6 +158,9 @@ fn client_sent_signature_never_reaches_the_backend_unchanged() {
 
 #[test]
 fn key_not_passed_to_the_plugin_is_a_config_error_naming_the_variable() {
+    if own_traefik_unavailable() {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let t = start(dir.path());
     assert_eq!(t.get("/broken", &[]).status, 500);
