@@ -448,51 +448,58 @@ fn probe(server: Server, port: u16, ips: &[String]) -> Result<Vec<(String, BTree
 
 type Probes = Vec<(String, BTreeMap<String, String>)>;
 
-/// A paragraph on how the two servers' headers compare; fails when they
-/// disagree on X-Real-IP or X-Geo-Country.
+/// A paragraph on how the two servers' headers compare, with one example
+/// request; fails when they disagree on X-Real-IP or X-Geo-Country.
 fn compare(probes: &BTreeMap<&str, Probes>) -> Result<String> {
-    let (Some(nginx), Some(sidecar)) = (probes.get("nginx"), probes.get("sidecar")) else {
-        let (server, one) = probes.iter().next().context("no probes")?;
-        return Ok(format!(
-            "Probe: {} pool addresses through {server} to an echo backend: X-Real-IP is the client, \
-             one real X-Geo-Country, forged client geo headers removed; headers seen: {}.\n",
-            one.len(),
-            one.first().map(|(_, h)| h.keys().cloned().collect::<Vec<_>>().join(", ")).unwrap_or_default()
-        ));
-    };
-    let mut differences = Vec::new();
-    for ((ip, a), (_, b)) in nginx.iter().zip(sidecar) {
-        for key in ["x-real-ip", "x-geo-country"] {
-            ensure!(
-                a.get(key) == b.get(key),
-                "{ip}: {key} differs: nginx {:?}, sidecar {:?}",
-                a.get(key),
-                b.get(key)
-            );
-        }
-        let names: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
-        for name in names {
-            if a.get(name) != b.get(name) {
-                let show = |v: Option<&String>| v.map_or("(absent)".to_string(), |v| format!("`{v}`"));
-                differences.push(format!(
-                    "{ip} {name}: nginx {}, sidecar {}",
-                    show(a.get(name)),
-                    show(b.get(name))
-                ));
+    let mut text = String::new();
+    let count = probes.values().next().map_or(0, Vec::len);
+    let names: Vec<&str> = probes.keys().copied().collect();
+    write!(
+        text,
+        "Probe before measuring: {count} pool addresses through {} to an echo backend: X-Real-IP is the client, \
+         one real X-Geo-Country, client-sent geo headers and X-Real-IP replaced or removed",
+        names.join(" and ")
+    )?;
+    if let (Some(nginx), Some(sidecar)) = (probes.get("nginx"), probes.get("sidecar")) {
+        let mut differences = Vec::new();
+        for ((ip, a), (_, b)) in nginx.iter().zip(sidecar) {
+            for key in ["x-real-ip", "x-geo-country"] {
+                ensure!(
+                    a.get(key) == b.get(key),
+                    "{ip}: {key} differs: nginx {:?}, sidecar {:?}",
+                    a.get(key),
+                    b.get(key)
+                );
+            }
+            let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+            for key in keys {
+                if a.get(key) != b.get(key) {
+                    let show = |v: Option<&String>| v.map_or("(absent)".to_string(), |v| format!("`{v}`"));
+                    differences.push(format!(
+                        "{ip} {key}: nginx {}, sidecar {}",
+                        show(a.get(key)),
+                        show(b.get(key))
+                    ));
+                }
             }
         }
-    }
-    let mut text = format!(
-        "Probe: {} pool addresses through both servers to an echo backend: X-Real-IP and X-Geo-Country identical, \
-         forged client geo headers removed by both; ",
-        nginx.len()
-    );
-    if differences.is_empty() {
-        text.push_str("all identity and geo headers identical.\n");
+        write!(text, "; X-Real-IP and X-Geo-Country identical in both")?;
+        if differences.is_empty() {
+            writeln!(text, ", and so are all other identity and geo headers.")?;
+        } else {
+            writeln!(text, "; {} other header values differ, e.g.:\n", differences.len())?;
+            for d in differences.iter().take(12) {
+                writeln!(text, "- {d}")?;
+            }
+        }
     } else {
-        writeln!(text, "{} other header values differ, e.g.:\n", differences.len())?;
-        for d in differences.iter().take(12) {
-            writeln!(text, "- {d}")?;
+        writeln!(text, ".")?;
+    }
+    // One request as the application saw it (the first probe carried forged headers).
+    for (server, seen) in probes {
+        if let Some((ip, headers)) = seen.get(1) {
+            let list: Vec<String> = headers.iter().map(|(k, v)| format!("`{k}: {v}`")).collect();
+            writeln!(text, "\nExample, {server}, client {ip}: {}", list.join(", "))?;
         }
     }
     Ok(text)
