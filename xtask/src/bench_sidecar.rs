@@ -421,7 +421,9 @@ fn probe(server: Server, port: u16, ips: &[String]) -> Result<Vec<(String, BTree
             if name == "x-real-ip" || name.starts_with("x-geo-") || name.starts_with("x-forwarded-") {
                 let values: Vec<&str> =
                     values.as_array().into_iter().flatten().filter_map(|v| v.as_str()).collect();
-                headers.insert(name.clone(), values.join(" | "));
+                // The listening port differs between the servers; the host does not.
+                let value = values.join(" | ").replace(&format!(":{port}"), ":PORT");
+                headers.insert(name.clone(), value);
             }
         }
         ensure!(
@@ -461,7 +463,8 @@ fn compare(probes: &BTreeMap<&str, Probes>) -> Result<String> {
         names.join(" and ")
     )?;
     if let (Some(nginx), Some(sidecar)) = (probes.get("nginx"), probes.get("sidecar")) {
-        let mut differences = Vec::new();
+        // Per header: how many probes differ, and the first example.
+        let mut differences: BTreeMap<&String, (usize, String)> = BTreeMap::new();
         for ((ip, a), (_, b)) in nginx.iter().zip(sidecar) {
             for key in ["x-real-ip", "x-geo-country"] {
                 ensure!(
@@ -475,11 +478,8 @@ fn compare(probes: &BTreeMap<&str, Probes>) -> Result<String> {
             for key in keys {
                 if a.get(key) != b.get(key) {
                     let show = |v: Option<&String>| v.map_or("(absent)".to_string(), |v| format!("`{v}`"));
-                    differences.push(format!(
-                        "{ip} {key}: nginx {}, sidecar {}",
-                        show(a.get(key)),
-                        show(b.get(key))
-                    ));
+                    let example = format!("{ip}: nginx {}, sidecar {}", show(a.get(key)), show(b.get(key)));
+                    differences.entry(key).or_insert((0, example)).0 += 1;
                 }
             }
         }
@@ -487,9 +487,9 @@ fn compare(probes: &BTreeMap<&str, Probes>) -> Result<String> {
         if differences.is_empty() {
             writeln!(text, ", and so are all other identity and geo headers.")?;
         } else {
-            writeln!(text, "; {} other header values differ, e.g.:\n", differences.len())?;
-            for d in differences.iter().take(12) {
-                writeln!(text, "- {d}")?;
+            writeln!(text, "; other headers differ:\n")?;
+            for (key, (n, example)) in &differences {
+                writeln!(text, "- `{key}` in {n} of {count}, e.g. {example}")?;
             }
         }
     } else {
