@@ -418,7 +418,9 @@ fn probe(server: Server, port: u16, ips: &[String]) -> Result<Vec<(String, BTree
             .with_context(|| format!("{}: the echo backend's answer is not JSON: {body}", server.name()))?;
         let mut headers = BTreeMap::new();
         for (name, values) in echoed["headers"].as_object().context("echo answer without headers")? {
-            if name == "x-real-ip" || name.starts_with("x-geo-") || name.starts_with("x-forwarded-") {
+            if name == "x-real-ip"
+                || ["x-geo-", "x-forwarded-", "x-original-"].iter().any(|p| name.starts_with(p))
+            {
                 let values: Vec<&str> =
                     values.as_array().into_iter().flatten().filter_map(|v| v.as_str()).collect();
                 // The listening port differs between the servers; the host does not.
