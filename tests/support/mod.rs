@@ -2,5 +2,6 @@
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
 pub mod client;
+pub mod client_ip_cases;
 pub mod echo;
 pub mod traefik;
