@@ -107,8 +107,9 @@ pub fn markdown() -> String {
         out.push_str("| option | type | default | description |\n|---|---|---|---|\n");
         rows(&schema, resolve(&schema, section), name, &mut out);
         let example = serde_json::json!({ name: defaults(&schema, resolve(&schema, section)) });
+        let target = if name == "server" { "the sidecar's config file" } else { "a plugin block" };
         out.push_str(&format!(
-            "\nExample with every default spelled out (JSON is YAML, so this pastes into a plugin block):\n\n```yaml\n{}\n```\n",
+            "\nExample with every default spelled out (JSON is YAML, so this pastes into {target}):\n\n```yaml\n{}\n```\n",
             serde_json::to_string_pretty(&example).unwrap_or_default()
         ));
     }
