@@ -241,6 +241,17 @@ fn check_in(origin: &str, place: &str, cfg: &Value, statics: &[PluginSettings]) 
     if let Err(e) = Pipeline::from_json(cfg.to_string().as_bytes()) {
         panic!("{origin}: EdgeGuard config at `{place}` is invalid: {e}");
     }
+    // A sidecar config (or the reference's `server` example, whose required
+    // `upstream` is empty there) also has its `server` section checked.
+    if let Some(server) = cfg.get("server").filter(|s| s["upstream"].as_str().is_some_and(|u| !u.is_empty()))
+    {
+        let config =
+            edgeguard::Config::from_json(serde_json::json!({ "server": server }).to_string().as_bytes())
+                .unwrap_or_else(|e| panic!("{origin}: EdgeGuard config at `{place}` is invalid: {e}"));
+        if let Err(e) = edgeguard::sidecar::config::Settings::new(&config.server) {
+            panic!("{origin}: sidecar config at `{place}` is invalid: {e}");
+        }
+    }
 }
 
 #[test]
@@ -317,7 +328,8 @@ fn docs_yaml_examples_validate() {
             for doc in documents(yaml, &origin) {
                 let mut blocks = Vec::new();
                 plugin_blocks(&doc, "", &mut blocks);
-                if name == "configuration.md" {
+                // The reference's section examples, and whole sidecar configs (docs/sidecar.md).
+                if name == "configuration.md" || doc.get("server").is_some() {
                     blocks.push((String::new(), doc.clone()));
                 }
                 for (place, cfg) in blocks {
