@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail, ensure};
 
 use crate::load::{
-    CONNECTIONS, THREADS, apt_install, duration_secs, ensure_wrk, free_port, latency_us, on_path, parse,
-    peak_rss, peak_rss_with_children, verdict, wait_ready, wrk_run,
+    CONNECTIONS, THREADS, apt_install, cpu_secs_with_children, duration_secs, ensure_wrk, free_port,
+    latency_us, on_path, parse, peak_rss_with_children, verdict, wait_ready, wrk_run,
 };
 use crate::{cmd, echo};
 
@@ -95,6 +95,8 @@ pub fn run(root: &Path, city_db: &Path) -> Result<()> {
     rt.spawn(echo::serve_fast(fast_listener));
 
     let mut runs = Vec::new();
+    // Server CPU time (µs) per request: comparable even when wrk and the servers compete for cores.
+    let mut cpu_per_request = Vec::new();
     let mut probes = BTreeMap::new();
     for server in servers {
         let dir = out.join(format!("sidecar-{}", server.short()));
@@ -122,12 +124,16 @@ pub fn run(root: &Path, city_db: &Path) -> Result<()> {
         );
         println!("{}: warm-up 5 s, then {secs} s", server.name());
         wrk_run(&wrk, &url, &script, 5)?;
+        let cpu_before = cpu_secs_with_children(proc.0.id())?;
         let text = wrk_run(&wrk, &url, &script, secs)?;
-        let peak = match server {
-            Server::Nginx => peak_rss_with_children(proc.0.id())?,
-            Server::Sidecar => peak_rss(proc.0.id())?,
-        };
-        runs.push(parse(server.name(), &text, peak)?);
+        let cpu = cpu_secs_with_children(proc.0.id())? - cpu_before;
+        let requests = text
+            .lines()
+            .find_map(|l| l.trim().split_once(" requests in "))
+            .and_then(|(n, _)| n.parse::<f64>().ok())
+            .context(format!("no request count in wrk output:\n{text}"))?;
+        cpu_per_request.push(cpu * 1e6 / requests);
+        runs.push(parse(server.name(), &text, peak_rss_with_children(proc.0.id())?)?);
     }
     let agreement = compare(&probes)?;
 
@@ -147,14 +153,17 @@ pub fn run(root: &Path, city_db: &Path) -> Result<()> {
         std::thread::available_parallelism().map_or(0, |n| n.get()),
     )?;
     writeln!(md, "Versions: {}.\n", versions(root, &tools))?;
-    writeln!(md, "| server | req/s | vs nginx | p50 | p99 | peak RSS | non-2xx | socket errors |")?;
-    writeln!(md, "|---|---|---|---|---|---|---|---|")?;
+    writeln!(
+        md,
+        "| server | req/s | vs nginx | p50 | p99 | server CPU / request | peak RSS | non-2xx | socket errors |"
+    )?;
+    writeln!(md, "|---|---|---|---|---|---|---|---|---|")?;
     let nginx_run = runs.iter().find(|r| r.name == Server::Nginx.name());
-    for r in &runs {
+    for (r, cpu_us) in runs.iter().zip(&cpu_per_request) {
         let ratio = nginx_run.map_or("?".to_string(), |a| format!("{:.2}", r.rps / a.rps));
         writeln!(
             md,
-            "| {} | {:.0} | {ratio} | {} | {} | {} MiB | {} | {} |",
+            "| {} | {:.0} | {ratio} | {} | {} | {cpu_us:.1} µs | {} MiB | {} | {} |",
             r.name,
             r.rps,
             r.p50,
@@ -166,8 +175,9 @@ pub fn run(root: &Path, city_db: &Path) -> Result<()> {
     }
     writeln!(
         md,
-        "\nPeak RSS: VmHWM of the sidecar process; for nginx the sum over master and workers \
-         (the mapped database is counted in each).\n"
+        "\nServer CPU / request: user + system time of the server's processes during the measured run \
+         divided by the requests served. Peak RSS: VmHWM of the sidecar process; for nginx the sum over \
+         master and workers (the mapped database is counted in each).\n"
     )?;
     writeln!(md, "{agreement}")?;
     let sidecar_run = runs.iter().find(|r| r.name == Server::Sidecar.name());

@@ -108,21 +108,47 @@ pub fn peak_rss(pid: u32) -> Result<u64> {
         .context("VmHWM not found")
 }
 
+/// The direct children of `pid` (nginx's workers).
+fn children(pid: u32) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()))
+        .filter(|child| {
+            // `pid (comm) state ppid ...`; comm may contain spaces, so split after the last ')'.
+            let stat = std::fs::read_to_string(format!("/proc/{child}/stat")).unwrap_or_default();
+            let ppid = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1));
+            ppid.and_then(|p| p.parse::<u32>().ok()) == Some(pid)
+        })
+        .collect()
+}
+
 /// Peak RSS of `pid` plus that of its direct children (nginx's master and
 /// workers), in KiB. Pages shared between them (the mapped database, the
 /// binary) are counted once per process, so this is an upper bound.
 pub fn peak_rss_with_children(pid: u32) -> Result<u64> {
     let mut total = peak_rss(pid)?;
-    for entry in std::fs::read_dir("/proc")?.flatten() {
-        let Some(child) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else { continue };
-        // `pid (comm) state ppid ...`; comm may contain spaces, so split after the last ')'.
-        let ppid = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1));
-        if ppid.and_then(|p| p.parse::<u32>().ok()) == Some(pid) {
-            total += peak_rss(child).unwrap_or(0);
-        }
+    for child in children(pid) {
+        total += peak_rss(child).unwrap_or(0);
     }
     Ok(total)
+}
+
+/// CPU time (user + system) used so far by `pid` and its live direct
+/// children, in seconds.
+pub fn cpu_secs_with_children(pid: u32) -> Result<f64> {
+    let ticks = |pid: u32| -> Option<u64> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // After `comm)`: state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime.
+        let mut rest = stat.rsplit_once(')')?.1.split_whitespace().skip(11);
+        Some(rest.next()?.parse::<u64>().ok()? + rest.next()?.parse::<u64>().ok()?)
+    };
+    let mut total = ticks(pid).context("no /proc/PID/stat for the server")?;
+    for child in children(pid) {
+        total += ticks(child).unwrap_or(0);
+    }
+    // USER_HZ, 100 on every Linux the benchmark runs on.
+    Ok(total as f64 / 100.0)
 }
 
 /// A wrk latency (`850.00us`, `1.23ms`, `1.02s`, `2.00m`) in microseconds.
