@@ -8,7 +8,7 @@ use std::time::SystemTime;
 use crate::client_ip::{ClientIdentity, ClientIpStage};
 use crate::config::Config;
 use crate::error::ConfigError;
-use crate::geo::GeoStage;
+use crate::geo::{GeoStage, GeoStatus};
 use crate::log::{Log, StderrLog};
 use crate::maintenance::{Action, BYPASS_HEADER, MaintenanceStage, Verdict};
 use crate::request::{Decision, HeaderEdit, RequestView, Response};
@@ -41,6 +41,8 @@ pub struct Outcome {
     pub identity: ClientIdentity,
     /// The maintenance verdict, when maintenance is configured.
     pub maintenance: Option<Verdict>,
+    /// What geo found, when geo is configured and the request got that far.
+    pub geo: Option<GeoStatus>,
     /// What to do with the request.
     pub decision: Decision,
 }
@@ -91,7 +93,25 @@ impl Pipeline {
 
     /// Runs every stage; the hot path for host adapters (no explanation built).
     pub fn handle(&self, req: &impl RequestView) -> Decision {
-        self.run(req, SystemTime::now(), false).decision
+        self.evaluate(req).decision
+    }
+
+    /// Like [`Pipeline::handle`], keeping the identity, maintenance verdict and
+    /// geo status for hosts that report them (the sidecar's metrics and access
+    /// log). The trace line is only built when `traceHeader` asks for it.
+    pub fn evaluate(&self, req: &impl RequestView) -> Outcome {
+        self.run(req, SystemTime::now(), false)
+    }
+
+    /// The geo database files with the build time (Unix seconds) of the
+    /// version in use; empty when geo is off. For the sidecar's metrics.
+    pub fn geo_databases(&self) -> Vec<(std::path::PathBuf, Option<u64>)> {
+        self.geo.as_ref().map_or_else(Vec::new, |geo| {
+            geo.databases(SystemTime::now(), self.log.as_ref())
+                .into_iter()
+                .map(|(p, e)| (p.to_path_buf(), e))
+                .collect()
+        })
     }
 
     fn run(&self, req: &impl RequestView, now: SystemTime, explain: bool) -> Outcome {
@@ -111,7 +131,7 @@ impl Pipeline {
             match &verdict.action {
                 Action::Block(response) => {
                     let decision = Decision::Respond(response.clone());
-                    return Outcome { identity, maintenance: Some(verdict.clone()), decision };
+                    return Outcome { identity, maintenance: Some(verdict.clone()), geo: None, decision };
                 }
                 Action::Bypass(kind) if stage.debug_headers() => {
                     edits.push(HeaderEdit::SetResponse(BYPASS_HEADER.into(), kind.to_string()));
@@ -120,17 +140,22 @@ impl Pipeline {
             }
         }
         let maintenance = maintenance.map(|(_, v)| v);
+        let mut geo_status = None;
         if let Some(geo) = &self.geo {
-            if geo.run(identity.client, now, &mut edits, log).is_err() {
-                return Outcome {
-                    identity,
-                    maintenance,
-                    decision: Decision::Respond(Response::unavailable()),
-                };
+            match geo.run(identity.client, now, &mut edits, log) {
+                Ok(status) => geo_status = Some(status),
+                Err(_) => {
+                    return Outcome {
+                        identity,
+                        maintenance,
+                        geo: Some(GeoStatus::Unavailable),
+                        decision: Decision::Respond(Response::unavailable()),
+                    };
+                }
             }
         }
         // Last: the signature covers the headers every stage above set.
         self.signing.sign(req, &mut edits, now);
-        Outcome { identity, maintenance, decision: Decision::Forward(edits) }
+        Outcome { identity, maintenance, geo: geo_status, decision: Decision::Forward(edits) }
     }
 }

@@ -4,38 +4,11 @@
 use std::collections::HashSet;
 
 use edgeguard::{Decision, OwnedRequest, Pipeline};
-use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::json;
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Table {
-    defaults: Map<String, Value>,
-    cases: Vec<Case>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Case {
-    name: String,
-    #[serde(default)]
-    config: Map<String, Value>,
-    peer: String,
-    #[serde(default)]
-    headers: Vec<(String, String)>,
-    client: String,
-    #[serde(default)]
-    upstream: Map<String, Value>,
-    #[serde(default)]
-    trace: Option<String>,
-    #[serde(default)]
-    trace_absent: Option<String>,
-}
-
-fn table() -> Table {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/client-ip-cases.yaml");
-    serde_norway::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
+#[path = "support/client_ip_cases.rs"]
+mod cases;
+use cases::table;
 
 #[test]
 fn client_ip_table() {
@@ -44,9 +17,7 @@ fn client_ip_table() {
     let mut names = HashSet::new();
     for case in &table.cases {
         assert!(names.insert(case.name.clone()), "duplicate case name {}", case.name);
-        let mut client_ip = table.defaults.clone();
-        client_ip.extend(case.config.clone());
-        let config = json!({ "clientIp": client_ip });
+        let config = json!({ "clientIp": table.client_ip(case) });
         let pipeline = Pipeline::from_json(config.to_string().as_bytes())
             .unwrap_or_else(|e| panic!("{}: config refused: {e}", case.name));
         let mut req = OwnedRequest::new(&case.peer);

@@ -241,6 +241,17 @@ fn check_in(origin: &str, place: &str, cfg: &Value, statics: &[PluginSettings]) 
     if let Err(e) = Pipeline::from_json(cfg.to_string().as_bytes()) {
         panic!("{origin}: EdgeGuard config at `{place}` is invalid: {e}");
     }
+    // A sidecar config (or the reference's `server` example, whose required
+    // `upstream` is empty there) also has its `server` section checked.
+    if let Some(server) = cfg.get("server").filter(|s| s["upstream"].as_str().is_some_and(|u| !u.is_empty()))
+    {
+        let config =
+            edgeguard::Config::from_json(serde_json::json!({ "server": server }).to_string().as_bytes())
+                .unwrap_or_else(|e| panic!("{origin}: EdgeGuard config at `{place}` is invalid: {e}"));
+        if let Err(e) = edgeguard::sidecar::config::Settings::new(&config.server) {
+            panic!("{origin}: sidecar config at `{place}` is invalid: {e}");
+        }
+    }
 }
 
 #[test]
@@ -317,7 +328,8 @@ fn docs_yaml_examples_validate() {
             for doc in documents(yaml, &origin) {
                 let mut blocks = Vec::new();
                 plugin_blocks(&doc, "", &mut blocks);
-                if name == "configuration.md" {
+                // The reference's section examples, and whole sidecar configs (docs/sidecar.md).
+                if name == "configuration.md" || doc.get("server").is_some() {
                     blocks.push((String::new(), doc.clone()));
                 }
                 for (place, cfg) in blocks {
@@ -402,5 +414,51 @@ fn helm_flags_and_traefik_yaml_both_carry_plugin_settings() {
         let s = PluginSettings::load(values);
         assert_eq!(s.guest_dirs(), ["/geo", "/maintenance"], "{s:?}");
         assert_eq!(s.envs, ["EDGEGUARD_MAINTENANCE_TOKEN"], "{s:?}");
+    }
+}
+
+/// Every sidecar config (`edgeguard serve`) shipped under `traefik-config/sidecar/`:
+/// whole files with a `server` section, and the same embedded in a ConfigMap's
+/// `data`. Validated like the sidecar does at start (the `server` section and
+/// the pipeline), with the files they name provided as for the plugin
+/// ([`as_in_sandbox`]; no Traefik static config governs a sidecar).
+#[test]
+fn sidecar_configs_validate() {
+    use edgeguard::sidecar::config::Settings;
+    let mut files = Vec::new();
+    yaml_files(&root().join("traefik-config/sidecar"), &mut files);
+    files.sort();
+    let mut checked = Vec::new();
+    let validate = |origin: &str, place: &str, cfg: &Value| {
+        let cfg = as_in_sandbox(origin, place, cfg, &[]);
+        let config = edgeguard::Config::from_json(cfg.to_string().as_bytes())
+            .unwrap_or_else(|e| panic!("{origin}: sidecar config at `{place}` is invalid: {e}"));
+        Settings::new(&config.server)
+            .unwrap_or_else(|e| panic!("{origin}: sidecar config at `{place}` is invalid: {e}"));
+        let log = std::sync::Arc::new(edgeguard::log::MemoryLog::default());
+        Pipeline::with_log(&config, log)
+            .unwrap_or_else(|e| panic!("{origin}: sidecar config at `{place}` is invalid: {e}"));
+    };
+    for file in &files {
+        let origin = file.strip_prefix(root()).unwrap().display().to_string();
+        let text = std::fs::read_to_string(file).unwrap();
+        for (i, doc) in documents(&text, &origin).iter().enumerate() {
+            if doc.get("server").is_some() {
+                validate(&origin, &format!("[doc {i}]"), doc);
+                checked.push(origin.clone());
+            }
+            if doc["kind"] == "ConfigMap" {
+                for (key, value) in doc["data"].as_object().into_iter().flatten() {
+                    let embedded = documents(value.as_str().unwrap_or_default(), &origin);
+                    for cfg in embedded.iter().filter(|c| c.get("server").is_some()) {
+                        validate(&origin, &format!("[doc {i}].data.{key}"), cfg);
+                        checked.push(origin.clone());
+                    }
+                }
+            }
+        }
+    }
+    for want in ["traefik-config/sidecar/edgeguard.yaml", "traefik-config/sidecar/kubernetes.yaml"] {
+        assert!(checked.iter().any(|c| c == want), "no sidecar config found in {want}; checked {checked:?}");
     }
 }

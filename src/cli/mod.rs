@@ -39,6 +39,15 @@ enum Command {
         #[arg(long, default_value = "/")]
         path: String,
     },
+    /// Run the edge sidecar: a reverse proxy applying the config to every request.
+    Serve {
+        /// Config file (JSON or YAML): the plugin's schema plus a `server` section.
+        #[arg(long)]
+        config: PathBuf,
+        /// Write one JSON access-log line per request to stdout.
+        #[arg(long)]
+        access_log: bool,
+    },
     /// Print the geo headers EdgeGuard would set for each address.
     Lookup {
         /// GeoIP2/GeoLite2 City or Country database.
@@ -69,6 +78,9 @@ pub fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
         Command::Lookup { db, asn_db, language, ips } => lookup(&db, asn_db.as_deref(), &language, &ips),
+        Command::Serve { config, access_log } => {
+            edgeguard::sidecar::run(&edgeguard::sidecar::Options { config, access_log })
+        }
         Command::Check { config } => {
             load(&config)?;
             println!("{}: ok", config.display());
@@ -151,17 +163,13 @@ fn lookup(db: &Path, asn_db: Option<&Path>, language: &str, ips: &[String]) -> R
     Ok(())
 }
 
-/// Reads a JSON or YAML config file and validates it.
+/// Reads a JSON or YAML config file and validates it; a `server` section
+/// (the sidecar's) is validated too.
 fn load(path: &Path) -> Result<Pipeline, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let json = yaml_to_json(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-    let config = Config::from_json(json.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
+    let config = edgeguard::sidecar::config::read(path)?;
+    if config.server != edgeguard::config::ServerConfig::default() {
+        edgeguard::sidecar::config::Settings::new(&config.server)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+    }
     Pipeline::new(&config).map_err(|e| format!("{}: {e}", path.display()))
-}
-
-/// YAML is a superset of JSON; decode once and re-encode so both go through
-/// the one JSON decoder that reports field paths.
-fn yaml_to_json(text: &str) -> Result<String, String> {
-    let value: serde_json::Value = serde_norway::from_str(text).map_err(|e| e.to_string())?;
-    serde_json::to_string(&value).map_err(|e| e.to_string())
 }

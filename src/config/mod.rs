@@ -14,6 +14,8 @@ pub(crate) mod lenient;
 mod maintenance;
 #[cfg(feature = "schema")]
 pub mod schema;
+#[cfg(not(target_arch = "wasm32"))]
+mod server;
 mod signing;
 pub mod units;
 
@@ -22,6 +24,8 @@ pub use geo::{GeoConfig, GeoHeaderNames, GeoOnError, ValueEncoding};
 pub use maintenance::{
     MaintenanceAllowConfig, MaintenanceConfig, MaintenanceTokenConfig, MaintenanceWindowConfig,
 };
+#[cfg(not(target_arch = "wasm32"))]
+pub use server::{ProxyProtocolConfig, ServerConfig, ServerTimeouts};
 pub use signing::SigningConfig;
 
 /// The whole EdgeGuard configuration.
@@ -41,6 +45,11 @@ pub struct Config {
     /// Signed identity headers: an HMAC backends verify to trust client IP and geo.
     #[serde(deserialize_with = "lenient::or_empty")]
     pub signing: SigningConfig,
+    /// Listener, upstream and timeouts of the native sidecar (`edgeguard serve`).
+    /// Only the sidecar reads it; the Traefik plugin (wasm32 build) refuses it.
+    #[cfg(not(target_arch = "wasm32"))]
+    #[serde(deserialize_with = "lenient::or_empty")]
+    pub server: ServerConfig,
 }
 
 impl Config {

@@ -97,13 +97,19 @@ pub fn markdown() -> String {
     );
     let Some(sections) = schema["properties"].as_object() else { return out };
     for (name, section) in sections {
-        let stage = STAGES.iter().find(|(s, _)| s == name).map_or("", |(_, d)| d);
-        out.push_str(&format!("\n## `{name}`\n\n{}\n\nRead by the {stage} stage.\n\n", text(section)));
+        let reader = match STAGES.iter().find(|(s, _)| s == name) {
+            Some((_, stage)) => format!("Read by the {stage} stage."),
+            None => "Read only by the native sidecar (`edgeguard serve`, [sidecar.md](sidecar.md)); \
+                     the Traefik plugin refuses this section."
+                .to_string(),
+        };
+        out.push_str(&format!("\n## `{name}`\n\n{}\n\n{reader}\n\n", text(section)));
         out.push_str("| option | type | default | description |\n|---|---|---|---|\n");
         rows(&schema, resolve(&schema, section), name, &mut out);
         let example = serde_json::json!({ name: defaults(&schema, resolve(&schema, section)) });
+        let target = if name == "server" { "the sidecar's config file" } else { "a plugin block" };
         out.push_str(&format!(
-            "\nExample with every default spelled out (JSON is YAML, so this pastes into a plugin block):\n\n```yaml\n{}\n```\n",
+            "\nExample with every default spelled out (JSON is YAML, so this pastes into {target}):\n\n```yaml\n{}\n```\n",
             serde_json::to_string_pretty(&example).unwrap_or_default()
         ));
     }

@@ -93,6 +93,11 @@ impl ReloadingDb {
         Self { path: path.to_path_buf(), page_cache, interval, state: Mutex::new(state) }
     }
 
+    /// The file this database is read from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// The database to use at `now`, and its generation. Checks the file when
     /// `reloadInterval` has passed since the last check.
     pub fn current(&self, now: SystemTime, log: &dyn Log) -> (Option<Db>, u64) {

@@ -35,6 +35,17 @@ pub enum GeoFailure {
     Unavailable,
 }
 
+/// What the geo stage found for one request (for the sidecar's metrics).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum GeoStatus {
+    /// A database had data for the client.
+    Hit,
+    /// The databases had no data for the client (or there was no client).
+    Miss,
+    /// A database was unavailable or a lookup failed (`onError: skip` passed the request on).
+    Unavailable,
+}
+
 /// One database with its lookup cache.
 struct Source {
     db: ReloadingDb,
@@ -146,6 +157,16 @@ impl GeoStage {
         }))
     }
 
+    /// Each configured database file with the build time (`build_epoch`, Unix
+    /// seconds) of the version in use at `now`, `None` when none is loaded.
+    /// Like a lookup, this checks the files when `reloadInterval` has passed.
+    pub fn databases(&self, now: SystemTime, log: &dyn Log) -> Vec<(&Path, Option<u64>)> {
+        self.sources
+            .iter()
+            .map(|s| (s.db.path(), s.db.current(now, log).0.map(|db| db.reader.metadata().build_epoch)))
+            .collect()
+    }
+
     /// Removes every configured geo header, whoever sent it: only EdgeGuard sets them.
     pub fn strip(&self, req: &impl RequestView, edits: &mut Vec<HeaderEdit>) {
         crate::headers::remove_present(req, &self.strip, edits);
@@ -159,7 +180,7 @@ impl GeoStage {
         now: SystemTime,
         edits: &mut Vec<HeaderEdit>,
         log: &dyn Log,
-    ) -> Result<(), GeoFailure> {
+    ) -> Result<GeoStatus, GeoFailure> {
         let mut found: Vec<Values> = Vec::with_capacity(self.sources.len());
         let mut info: Vec<String> = Vec::new();
         let mut failed = false;
@@ -187,8 +208,15 @@ impl GeoStage {
         if let (Some(name), false) = (&self.db_info_header, info.is_empty()) {
             edits.push(HeaderEdit::Set(name.clone(), info.join(", ")));
         }
+        let status = if failed {
+            GeoStatus::Unavailable
+        } else if found.iter().any(|v| !v.is_empty()) {
+            GeoStatus::Hit
+        } else {
+            GeoStatus::Miss
+        };
         if client.is_none() {
-            return Ok(());
+            return Ok(status);
         }
         // Sources never supply the same field (city vs ASN), so merging is a fill.
         let mut values = [None; FIELDS.len()];
@@ -203,7 +231,7 @@ impl GeoStage {
                 edits.push(HeaderEdit::Set(name.clone(), value.to_string()));
             }
         }
-        Ok(())
+        Ok(status)
     }
 
     fn lookup(

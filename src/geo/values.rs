@@ -72,6 +72,11 @@ impl Values {
         Self(std::sync::Arc::from(""))
     }
 
+    /// Whether the lookup found nothing.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     /// The value of `field`, if the record had it.
     #[cfg(test)]
     pub fn get(&self, field: Field) -> Option<&str> {

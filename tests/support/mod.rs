@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
 pub mod client;
+pub mod client_ip_cases;
 pub mod echo;
 pub mod kind_target;
 pub mod kube;

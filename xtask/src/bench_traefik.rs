@@ -6,29 +6,18 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use serde_json::json;
 
+use crate::load::{
+    CONNECTIONS, duration_secs, ensure_wrk, free_port, parse, peak_rss, verdict, wait_ready, wrk_run,
+};
 use crate::{echo, plugin, tools};
 
-const CONNECTIONS: u32 = 64;
-const DURATION_SECS: u32 = 30;
 /// Distinct client addresses the load generator rotates through: enough to
 /// defeat a per-address cache, about what one edge sees per minute.
 const CLIENT_POOL: u32 = 2000;
-
-/// One measured scenario.
-struct Run {
-    name: &'static str,
-    rps: f64,
-    p50: String,
-    p99: String,
-    non_2xx: u64,
-    socket_errors: String,
-    peak_rss_kib: u64,
-}
 
 /// What (b) adds for 81.2.69.142 in GeoLite2-City (X-Real-IP, X-Original-Forwarded-For
 /// and the geo headers with data), as static values for scenario (h).
@@ -53,6 +42,7 @@ pub fn run(root: &Path, city_db: &Path) -> Result<()> {
         bail!("{} missing: run `cargo xtask geodata` first", city_db.display());
     }
     let wrk = ensure_wrk()?;
+    let secs = duration_secs()?;
     let traefik = tools::traefik(root, tools::TRAEFIK_VERSION)?;
     let plugin_dir = plugin::build(root)?;
     let out = root.join("target/bench");
@@ -143,10 +133,10 @@ pub fn run(root: &Path, city_db: &Path) -> Result<()> {
         // `BENCH_PPROF=1`: Traefik's CPU profile of the measured run, for `go tool pprof`.
         let profiler = pprof_port.map(|p| {
             let file = dir.join("cpu.pprof");
-            let url = format!("http://127.0.0.1:{p}/debug/pprof/profile?seconds={}", DURATION_SECS - 5);
+            let url = format!("http://127.0.0.1:{p}/debug/pprof/profile?seconds={}", secs - 5);
             Command::new("curl").args(["-s", "-o"]).arg(&file).arg(url).spawn()
         });
-        let text = wrk_run(&wrk, &url, &out.join(script), DURATION_SECS)?;
+        let text = wrk_run(&wrk, &url, &out.join(script), secs)?;
         if let Some(p) = profiler {
             p?.wait()?;
             println!("{name}: CPU profile in {}", dir.join("cpu.pprof").display());
@@ -160,7 +150,7 @@ pub fn run(root: &Path, city_db: &Path) -> Result<()> {
     writeln!(md, "# Traefik {} load benchmark\n", tools::TRAEFIK_VERSION)?;
     writeln!(
         md,
-        "wrk, {CONNECTIONS} connections, {DURATION_SECS} s, requests from a trusted loopback peer with X-Forwarded-For \
+        "wrk, {CONNECTIONS} connections, {secs} s, requests from a trusted loopback peer with X-Forwarded-For \
          (one client, or {CLIENT_POOL} rotating ones in (d)); GeoLite2-City `{}` ({} MB) mounted; a minimal backend (fixed 2-line body).\n",
         city_db.display(),
         std::fs::metadata(city_db)?.len() / 1_000_000
@@ -213,10 +203,6 @@ pub fn run(root: &Path, city_db: &Path) -> Result<()> {
     std::fs::write(out.join("traefik.md"), md)?;
     println!("written to {}", out.join("traefik.md").display());
     Ok(())
-}
-
-fn verdict(ok: bool) -> &'static str {
-    if ok { "met" } else { "NOT met" }
 }
 
 /// The environment variable carrying the signing key in scenario (c).
@@ -326,92 +312,4 @@ fn floor_guest(root: &Path) -> Result<PathBuf> {
     let wasm = root.join("target").join(tools::WASM_TARGET).join("plugin/examples/floor_guest.wasm");
     std::fs::copy(wasm, dir.join("plugin.wasm"))?;
     Ok(dir)
-}
-
-pub(crate) fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
-pub(crate) fn wait_ready(port: u16, child: &mut Child) -> Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
-        let ok = Command::new("curl")
-            .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", &format!("http://127.0.0.1:{port}/")])
-            .output()
-            .map(|o| o.stdout != b"404" && o.stdout != b"000")
-            .unwrap_or(false);
-        if ok {
-            return Ok(());
-        }
-        if let Some(status) = child.try_wait()? {
-            bail!("traefik exited ({status})");
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    bail!("traefik not ready on port {port} within 60 s")
-}
-
-pub(crate) fn ensure_wrk() -> Result<PathBuf> {
-    let which = |name: &str| Command::new("which").arg(name).output().ok().filter(|o| o.status.success());
-    if which("wrk").is_none() {
-        println!("installing wrk from Debian packages");
-        crate::cmd::run(
-            Path::new("."),
-            "apt-get",
-            &["install", "-y", "-q", "wrk"],
-            &[("DEBIAN_FRONTEND", "noninteractive")],
-        )
-        .context("wrk is missing and `apt-get install wrk` failed (needs root)")?;
-    }
-    Ok(PathBuf::from("wrk"))
-}
-
-fn wrk_run(wrk: &Path, url: &str, script: &Path, secs: u32) -> Result<String> {
-    let output = Command::new(wrk)
-        .args(["-t2", &format!("-c{CONNECTIONS}"), &format!("-d{secs}s"), "--latency", "-s"])
-        .arg(script)
-        .arg(url)
-        .output()
-        .context("running wrk")?;
-    if !output.status.success() {
-        bail!("wrk failed: {}", String::from_utf8_lossy(&output.stderr));
-    }
-    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
-}
-
-/// Peak resident set size of `pid` (VmHWM), in KiB.
-fn peak_rss(pid: u32) -> Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .context("VmHWM not found")
-}
-
-fn parse(name: &'static str, text: &str, peak_rss_kib: u64) -> Result<Run> {
-    let field =
-        |prefix: &str| text.lines().find_map(|l| l.trim().strip_prefix(prefix).map(|v| v.trim().to_string()));
-    let rps = field("Requests/sec:")
-        .and_then(|v| v.parse().ok())
-        .context(format!("no Requests/sec in wrk output:\n{text}"))?;
-    let percentile = |p: &str| {
-        text.lines()
-            .map(str::trim)
-            .find(|l| l.starts_with(p))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .unwrap_or("?")
-            .to_string()
-    };
-    let non_2xx = field("Non-2xx or 3xx responses:").and_then(|v| v.parse().ok()).unwrap_or(0);
-    let socket_errors = field("Socket errors:").unwrap_or_else(|| "none".into());
-    Ok(Run {
-        name,
-        rps,
-        p50: percentile("50%"),
-        p99: percentile("99%"),
-        non_2xx,
-        socket_errors,
-        peak_rss_kib,
-    })
 }

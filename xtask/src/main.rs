@@ -1,5 +1,6 @@
 //! Project automation: `cargo xtask <command>`. See `cargo xtask help`.
 
+mod bench_sidecar;
 mod bench_traefik;
 mod cmd;
 mod compat;
@@ -14,6 +15,7 @@ mod kind_test;
 /// The kubectl commands the end-to-end suite runs against the kind cluster.
 #[path = "../../tests/support/kube.rs"]
 mod kube;
+mod load;
 mod maintenance_load;
 mod plugin;
 mod test;
@@ -46,6 +48,9 @@ cargo xtask <command>
                       into target/geodata for benchmarks and differential tests; never committed
   bench-traefik       load benchmark (wrk, 64 connections): Traefik without vs with EdgeGuard
                       (client IP + geo on the real GeoLite2-City); writes target/bench/traefik.md
+  bench-sidecar       load benchmark (wrk, 64 connections): nginx realip + geoip2 (Debian packages,
+                      installed if missing) vs `edgeguard serve`, same job on the real GeoLite2-City;
+                      writes target/bench/sidecar.md (BENCH_SECS, BENCH_SCENARIOS=a|b)
   maintenance-load    wrk (64 connections, 30 s) while the maintenance flag toggles every second:
                       only 200 and 503 allowed; writes target/bench/maintenance.md
   k8s-plugin-configmap
@@ -115,6 +120,10 @@ fn main() -> Result<()> {
         Some("bench-traefik") => {
             geodata::run(&root)?;
             bench_traefik::run(&root, &root.join("target/geodata/GeoLite2-City.mmdb"))
+        }
+        Some("bench-sidecar") => {
+            geodata::run(&root)?;
+            bench_sidecar::run(&root, &root.join("target/geodata/GeoLite2-City.mmdb"))
         }
         Some("help" | "--help" | "-h") | None => {
             print!("{HELP}");

@@ -13,7 +13,8 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use serde_json::json;
 
-use crate::bench_traefik::{Traefik, ensure_wrk, free_port, wait_ready};
+use crate::bench_traefik::Traefik;
+use crate::load::{ensure_wrk, free_port, wait_ready};
 use crate::{echo, plugin, tools};
 
 const LUA: &str = r#"-- Counts responses by class, per thread; summed in done().

@@ -70,6 +70,14 @@ pub fn run(root: &Path, traefik_version: &str) -> Result<()> {
         &["test", "--features", "e2e", "--test", "e2e", "--", "--test-threads", "2"],
         &[("EDGEGUARD_TRAEFIK", traefik)],
     )?;
+    step("sidecar behind real Traefik (no plugin, Traefik 2.x style)");
+    // The native step above ran every sidecar test but skipped this one (no Traefik then).
+    cmd::run(
+        root,
+        "cargo",
+        &["test", "--test", "sidecar", "traefik_front", "--", "--nocapture"],
+        &[("EDGEGUARD_TRAEFIK", traefik)],
+    )?;
 
     println!("\nall checks passed in {:.0?}", started.elapsed());
     Ok(())

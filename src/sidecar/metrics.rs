@@ -1,0 +1,189 @@
+//! Prometheus metrics (`prometheus-client`), served as text on the admin
+//! listener's `/metrics`. Everything is counted from the one [`Outcome`] the
+//! pipeline already produced for the request: no second pass.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use crate::geo::GeoStatus;
+use crate::maintenance::Action;
+use crate::pipeline::{Outcome, Pipeline};
+use crate::resolve::Stop;
+
+/// How a request ended, for `edgeguard_requests_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestEnd {
+    /// Forwarded; the upstream answered.
+    Forwarded,
+    /// Answered with the maintenance page.
+    Maintenance,
+    /// Answered by the pipeline otherwise (geo `onError: fail` → 503).
+    Unavailable,
+    /// The upstream could not be reached or failed (502).
+    UpstreamError,
+    /// No response head within `server.timeouts.upstreamHeader` (504).
+    UpstreamTimeout,
+}
+
+impl RequestEnd {
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            Self::Forwarded => "forwarded",
+            Self::Maintenance => "maintenance",
+            Self::Unavailable => "unavailable",
+            Self::UpstreamError => "upstream_error",
+            Self::UpstreamTimeout => "upstream_timeout",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    outcome: &'static str,
+    status: u16,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResolutionLabels {
+    resolution: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct GeoLabels {
+    result: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReloadLabels {
+    result: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DatabaseLabels {
+    database: String,
+}
+
+/// The sidecar's metrics.
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    client_ip: Family<ResolutionLabels, Counter>,
+    geo: Family<GeoLabels, Counter>,
+    maintenance: Counter,
+    reloads: Family<ReloadLabels, Counter>,
+    upstream_latency: Histogram,
+    db_build: Family<DatabaseLabels, Gauge>,
+    db_age: Family<DatabaseLabels, Gauge>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// Registers every metric.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("edgeguard");
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register("requests", "Requests by outcome and status sent to the client", requests.clone());
+        let client_ip = Family::<ResolutionLabels, Counter>::default();
+        registry.register(
+            "client_ip_resolutions",
+            "Client-IP resolution: trusted (chain believed), untrusted (peer is the client), invalid (an invalid hop or peer)",
+            client_ip.clone(),
+        );
+        let geo = Family::<GeoLabels, Counter>::default();
+        registry.register("geo_lookups", "Geo lookups: hit, miss or unavailable", geo.clone());
+        let maintenance = Counter::default();
+        registry.register("maintenance_responses", "Maintenance pages served", maintenance.clone());
+        let reloads = Family::<ReloadLabels, Counter>::default();
+        registry.register("config_reloads", "Config reloads: success or failure", reloads.clone());
+        let upstream_latency = Histogram::new(exponential_buckets(0.001, 2.0, 16));
+        registry.register(
+            "upstream_response_seconds",
+            "Time from sending a request upstream to its response head",
+            upstream_latency.clone(),
+        );
+        let db_build = Family::<DatabaseLabels, Gauge>::default();
+        registry.register(
+            "geo_database_build_epoch_seconds",
+            "Build time of the geo database in use (Unix seconds)",
+            db_build.clone(),
+        );
+        let db_age = Family::<DatabaseLabels, Gauge>::default();
+        registry.register("geo_database_age_seconds", "Age of the geo database in use", db_age.clone());
+        Self { registry, requests, client_ip, geo, maintenance, reloads, upstream_latency, db_build, db_age }
+    }
+
+    /// Counts what the pipeline found for one request.
+    pub fn pipeline(&self, outcome: &Outcome) {
+        let resolution = match &outcome.identity.detection {
+            None => "invalid",
+            Some(d) if !d.peer_trusted => "untrusted",
+            Some(d) if d.stop == Stop::InvalidHop => "invalid",
+            Some(_) => "trusted",
+        };
+        self.client_ip.get_or_create(&ResolutionLabels { resolution }).inc();
+        if let Some(status) = outcome.geo {
+            let result = match status {
+                GeoStatus::Hit => "hit",
+                GeoStatus::Miss => "miss",
+                GeoStatus::Unavailable => "unavailable",
+            };
+            self.geo.get_or_create(&GeoLabels { result }).inc();
+        }
+        if outcome.maintenance.as_ref().is_some_and(|v| matches!(v.action, Action::Block(_))) {
+            self.maintenance.inc();
+        }
+    }
+
+    /// Counts a finished request.
+    pub fn request(&self, end: RequestEnd, status: u16) {
+        self.requests.get_or_create(&RequestLabels { outcome: end.label(), status }).inc();
+    }
+
+    /// Records the upstream's time to response head.
+    pub fn upstream_latency(&self, elapsed: Duration) {
+        self.upstream_latency.observe(elapsed.as_secs_f64());
+    }
+
+    /// Counts a config reload.
+    pub fn reload(&self, ok: bool) {
+        self.reloads.get_or_create(&ReloadLabels { result: if ok { "success" } else { "failure" } }).inc();
+    }
+
+    /// The text exposition, with the database gauges read from `pipeline` now.
+    pub fn encode(&self, pipeline: &Pipeline) -> String {
+        self.db_build.clear();
+        self.db_age.clear();
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        for (path, epoch) in pipeline.geo_databases() {
+            let Some(epoch) = epoch else { continue };
+            let labels = DatabaseLabels { database: path.display().to_string() };
+            let epoch = i64::try_from(epoch).unwrap_or(i64::MAX);
+            self.db_build.get_or_create(&labels).set(epoch);
+            self.db_age
+                .get_or_create(&labels)
+                .set(i64::try_from(now).unwrap_or(i64::MAX).saturating_sub(epoch));
+        }
+        let mut out = String::new();
+        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}

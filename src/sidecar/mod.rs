@@ -1,0 +1,292 @@
+//! The native edge sidecar (`edgeguard serve`): the same pipeline as the
+//! Traefik plugin, as a small reverse proxy in front of one application, for
+//! Traefik 2.x (no wasm plugins), nginx, ALB or any proxy without wasm.
+//!
+//! A thin adapter like [`crate::http_wasm`]: [`proxy`] turns a hyper request
+//! into a [`crate::RequestView`], runs [`crate::Pipeline::evaluate`] and applies
+//! the decision; everything about client identity, geo and maintenance is the
+//! core's. Around it: the listener (HTTP/1.1 and h2c, PROXY protocol from
+//! trusted load balancers), the admin listener ([`admin`]: health, readiness,
+//! Prometheus [`metrics`]), config reload ([`reload`]) and graceful shutdown.
+
+mod admin;
+pub mod config;
+mod metrics;
+mod proxy;
+mod proxy_protocol;
+mod reload;
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use hyper::Method;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::log::{Level, Log};
+use crate::pipeline::Pipeline;
+use config::{Loaded, Settings};
+use metrics::{Metrics, RequestEnd};
+
+/// Command-line options of `edgeguard serve`.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The config file (YAML or JSON).
+    pub config: PathBuf,
+    /// Write one JSON access-log line per request to stdout.
+    pub access_log: bool,
+}
+
+/// The core's log lines, as `tracing` events.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TracingLog;
+
+impl Log for TracingLog {
+    fn log(&self, level: Level, message: &str) {
+        match level {
+            Level::Debug => tracing::debug!(target: "edgeguard", "{message}"),
+            Level::Info => tracing::info!(target: "edgeguard", "{message}"),
+            Level::Warn => tracing::warn!(target: "edgeguard", "{message}"),
+            Level::Error => tracing::error!(target: "edgeguard", "{message}"),
+        }
+    }
+}
+
+/// One loaded config with what was built from it; swapped whole on reload.
+pub(crate) struct Active {
+    pipeline: Pipeline,
+    settings: Settings,
+    /// Keep-alive pool to the upstream (rebuilt with each config).
+    client: Client<HttpConnector, Incoming>,
+}
+
+impl Active {
+    fn new(loaded: Loaded) -> Self {
+        let settings = loaded.settings;
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(settings.connect_timeout));
+        connector.set_nodelay(true);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(settings.idle_timeout)
+            .pool_timer(TokioTimer::new())
+            .timer(TokioTimer::new())
+            .build(connector);
+        Self { pipeline: loaded.pipeline, settings, client }
+    }
+}
+
+/// State shared by every connection.
+pub(crate) struct Shared {
+    active: ArcSwap<Active>,
+    metrics: Metrics,
+    access_log: bool,
+    config_path: PathBuf,
+}
+
+impl Shared {
+    /// Counts a finished request and writes its access-log line.
+    #[allow(clippy::too_many_arguments)]
+    fn finish(
+        &self,
+        method: &Method,
+        path: &str,
+        client: Option<IpAddr>,
+        end: RequestEnd,
+        status: u16,
+        upstream_status: Option<u16>,
+        started: Instant,
+    ) {
+        self.metrics.request(end, status);
+        if self.access_log {
+            let line = serde_json::json!({
+                "method": method.as_str(),
+                "path": path,
+                "status": status,
+                "client": client.map(|c| c.to_string()),
+                "duration_ms": started.elapsed().as_secs_f64() * 1000.0,
+                "upstream_status": upstream_status,
+                "outcome": end.label(),
+            });
+            tracing::info!(target: "edgeguard::access", "{line}");
+        }
+    }
+}
+
+/// Runs the sidecar until SIGTERM/SIGINT. Errors are for startup only
+/// (config refused, address in use).
+pub fn run(options: &Options) -> Result<(), String> {
+    init_tracing(options.access_log);
+    let loaded = config::load(&options.config, Arc::new(TracingLog))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    runtime.block_on(serve(loaded, options))
+}
+
+fn init_tracing(access_log: bool) {
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let is_access = |m: &tracing::Metadata<'_>| m.target() == "edgeguard::access";
+    let filter = tracing_subscriber::EnvFilter::try_from_env("EDGEGUARD_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Access lines are already JSON objects: printed bare, one per line, on stdout.
+    let access = access_log.then(|| {
+        tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stdout)
+            .event_format(AccessFormat)
+            .with_filter(tracing_subscriber::filter::filter_fn(is_access))
+    });
+    let logs = tracing_subscriber::fmt::layer()
+        .json()
+        .flatten_event(true)
+        .with_writer(std::io::stderr)
+        .with_filter(tracing_subscriber::filter::filter_fn(move |m| !is_access(m)))
+        .with_filter(filter);
+    let _ = tracing_subscriber::registry().with(access).with(logs).try_init();
+}
+
+/// Writes an access event's message (a JSON object) as the whole line.
+struct AccessFormat;
+
+impl<S, N> tracing_subscriber::fmt::FormatEvent<S, N> for AccessFormat
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    N: for<'a> tracing_subscriber::fmt::FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        _ctx: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
+        mut writer: tracing_subscriber::fmt::format::Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        struct Message<'w, 'a>(&'w mut tracing_subscriber::fmt::format::Writer<'a>, std::fmt::Result);
+        impl tracing::field::Visit for Message<'_, '_> {
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                if field.name() == "message" {
+                    self.1 = write!(self.0, "{value:?}");
+                }
+            }
+        }
+        let mut visitor = Message(&mut writer, Ok(()));
+        event.record(&mut visitor);
+        visitor.1?;
+        writeln!(writer)
+    }
+}
+
+async fn serve(loaded: Loaded, options: &Options) -> Result<(), String> {
+    let settings = loaded.settings.clone();
+    let listener = TcpListener::bind(settings.listen)
+        .await
+        .map_err(|e| format!("server.listen {}: {e}", settings.listen))?;
+    let admin_listener = TcpListener::bind(settings.admin_listen)
+        .await
+        .map_err(|e| format!("server.adminListen {}: {e}", settings.admin_listen))?;
+    let shared = Arc::new(Shared {
+        active: ArcSwap::from_pointee(Active::new(loaded)),
+        metrics: Metrics::new(),
+        access_log: options.access_log,
+        config_path: options.config.clone(),
+    });
+    tracing::info!(
+        listen = %listener.local_addr().map_or(settings.listen, |a| a),
+        admin = %admin_listener.local_addr().map_or(settings.admin_listen, |a| a),
+        upstream = %settings.upstream.authority,
+        config = %options.config.display(),
+        "edgeguard sidecar started"
+    );
+    tokio::spawn(admin::serve(admin_listener, shared.clone()));
+    tokio::spawn(reload::watch(shared.clone()));
+
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown_signal());
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    let watcher = graceful.watcher();
+                    tokio::spawn(connection(stream, peer, shared.clone(), watcher));
+                }
+                Err(e) => {
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            signal = &mut shutdown => {
+                tracing::info!("{signal}: stopping; in-flight requests have server.shutdownTimeout");
+                break;
+            }
+        }
+    }
+    drop(listener);
+    let timeout = shared.active.load().settings.shutdown_timeout;
+    match tokio::time::timeout(timeout, graceful.shutdown()).await {
+        Ok(()) => tracing::info!("all connections closed"),
+        Err(_) => {
+            tracing::warn!("server.shutdownTimeout ({timeout:?}) passed; closing remaining connections")
+        }
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut term) = signal(SignalKind::terminate()) else {
+        let _ = tokio::signal::ctrl_c().await;
+        return "SIGINT";
+    };
+    tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = tokio::signal::ctrl_c() => "SIGINT",
+    }
+}
+
+/// Serves one client connection: PROXY header (trusted peers only), then HTTP/1.1 or h2c.
+async fn connection(
+    stream: TcpStream,
+    tcp_peer: SocketAddr,
+    shared: Arc<Shared>,
+    watcher: hyper_util::server::graceful::Watcher,
+) {
+    let _ = stream.set_nodelay(true);
+    let settings = shared.active.load().settings.clone();
+    let (peer, io) = if settings.proxy_protocol.contains(tcp_peer.ip()) {
+        match tokio::time::timeout(settings.idle_timeout, proxy_protocol::accept(stream)).await {
+            Ok(Ok((source, io))) => (source.unwrap_or(tcp_peer), io),
+            Ok(Err(e)) => {
+                tracing::debug!(peer = %tcp_peer, "connection refused: {e}");
+                return;
+            }
+            Err(_) => return,
+        }
+    } else {
+        (tcp_peer, proxy_protocol::Prefixed::new(bytes::Bytes::new(), stream))
+    };
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(settings.idle_timeout)
+        .max_buf_size(settings.max_header_bytes)
+        .keep_alive(true);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(u32::try_from(settings.max_header_bytes).unwrap_or(u32::MAX));
+    let service = service_fn(move |req| proxy::handle(shared.clone(), peer, req));
+    let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
+    if let Err(e) = watcher.watch(conn.into_owned()).await {
+        tracing::debug!(peer = %peer, "connection ended: {e}");
+    }
+}

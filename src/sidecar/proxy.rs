@@ -1,0 +1,354 @@
+//! One request through the sidecar, in phases: accept (hop-by-hop headers
+//! removed, the peer known) → pipeline (the core decides) → upstream (edits
+//! applied, `X-Forwarded-*` set, streamed both ways) → response.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
+use hyper::{Request, Response, StatusCode, Uri, Version};
+use hyper_util::rt::TokioIo;
+
+use super::Shared;
+use super::metrics::RequestEnd;
+use crate::headers::X_FORWARDED_FOR;
+use crate::maintenance::Action;
+use crate::request::{Decision, HeaderEdit, RequestView};
+
+/// Every response body: streamed from the upstream or built here.
+pub type Body = BoxBody<Bytes, hyper::Error>;
+
+/// Hop-by-hop headers (RFC 9110 §7.6.1 and the ones Go's reverse proxy drops).
+const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+const X_FORWARDED_PROTO: &str = "x-forwarded-proto";
+const X_FORWARDED_HOST: &str = "x-forwarded-host";
+
+/// The pipeline's view of a hyper request.
+struct View<'a> {
+    peer: &'a str,
+    method: &'a str,
+    uri: &'a Uri,
+    headers: &'a HeaderMap,
+}
+
+impl RequestView for View<'_> {
+    fn peer(&self) -> String {
+        self.peer.to_string()
+    }
+    fn method(&self) -> String {
+        self.method.to_string()
+    }
+    fn uri(&self) -> String {
+        self.uri.path_and_query().map_or_else(|| "/".to_string(), |p| p.as_str().to_string())
+    }
+    fn header_values(&self, name: &str) -> Vec<Vec<u8>> {
+        self.headers.get_all(name).iter().map(|v| v.as_bytes().to_vec()).collect()
+    }
+    fn has_header(&self, name: &str) -> bool {
+        self.headers.contains_key(name)
+    }
+}
+
+/// Handles one request from `peer` (the TCP peer, or the PROXY protocol source).
+pub async fn handle(
+    shared: Arc<Shared>,
+    peer: SocketAddr,
+    mut req: Request<Incoming>,
+) -> Result<Response<Body>, Infallible> {
+    let started = Instant::now();
+    let active = shared.active.load_full();
+
+    // Accept: hop-by-hop headers go first, so a client cannot name a header
+    // EdgeGuard sets in `Connection` and have it dropped after the pipeline.
+    let upgrade = upgrade_protocol(req.headers());
+    strip_hop_by_hop(req.headers_mut());
+    let client_upgrade = upgrade.as_ref().map(|_| hyper::upgrade::on(&mut req));
+
+    // Pipeline.
+    let peer_text = peer.to_string();
+    let outcome = active.pipeline.evaluate(&View {
+        peer: &peer_text,
+        method: req.method().as_str(),
+        uri: req.uri(),
+        headers: req.headers(),
+    });
+    shared.metrics.pipeline(&outcome);
+    let client = outcome.identity.client;
+    let peer_trusted = outcome.identity.detection.is_some_and(|d| d.peer_trusted);
+    let edits = match outcome.decision {
+        Decision::Respond(r) => {
+            let end = if outcome.maintenance.as_ref().is_some_and(|v| matches!(v.action, Action::Block(_))) {
+                RequestEnd::Maintenance
+            } else {
+                RequestEnd::Unavailable
+            };
+            let status = r.status;
+            let mut resp = Response::new(full(r.body));
+            *resp.status_mut() = StatusCode::from_u16(r.status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+            for (name, value) in &r.headers {
+                if let (Ok(n), Ok(v)) =
+                    (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value))
+                {
+                    resp.headers_mut().append(n, v);
+                }
+            }
+            let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
+            shared.finish(req.method(), path, client, end, status, None, started);
+            return Ok(resp);
+        }
+        Decision::Forward(edits) => edits,
+    };
+
+    // Upstream.
+    let (mut parts, body) = req.into_parts();
+    let mut response_edits = Vec::new();
+    apply(&mut parts.headers, edits, &mut response_edits);
+    forwarded_headers(&mut parts.headers, &parts.uri, peer, peer_trusted);
+    if let Some(protocol) = &upgrade {
+        parts.headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+        parts.headers.insert(header::UPGRADE, protocol.clone());
+    }
+    if !parts.headers.contains_key(header::HOST) {
+        // HTTP/2 carries the host as `:authority`; HTTP/1.1 upstreams need `Host`.
+        if let Some(v) = parts.uri.authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok()) {
+            parts.headers.insert(header::HOST, v);
+        }
+    }
+    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let target = format!("http://{}{path}", active.settings.upstream.authority);
+    let Ok(uri) = target.parse::<Uri>() else {
+        let (status, resp) = error(StatusCode::BAD_REQUEST, "Bad Request\n");
+        shared.finish(&parts.method, path, client, RequestEnd::UpstreamError, status, None, started);
+        return Ok(resp);
+    };
+    let method = parts.method.clone();
+    let log_path = path.to_string();
+    parts.uri = uri;
+    parts.version = Version::HTTP_11;
+    parts.extensions = Default::default();
+    let upstream_req = Request::from_parts(parts, body);
+
+    let sent = Instant::now();
+    let result =
+        tokio::time::timeout(active.settings.upstream_header_timeout, active.client.request(upstream_req))
+            .await;
+    let log =
+        |end, status, upstream| shared.finish(&method, &log_path, client, end, status, upstream, started);
+    let mut resp = match result {
+        Err(_) => {
+            tracing::warn!(upstream = %active.settings.upstream.authority, "no response head within server.timeouts.upstreamHeader");
+            let (status, resp) = error(StatusCode::GATEWAY_TIMEOUT, "Gateway Timeout\n");
+            log(RequestEnd::UpstreamTimeout, status, None);
+            return Ok(resp);
+        }
+        Ok(Err(e)) => {
+            let cause = std::error::Error::source(&e).map_or_else(String::new, |s| format!(": {s}"));
+            tracing::warn!(upstream = %active.settings.upstream.authority, "upstream request failed: {e}{cause}");
+            let (status, resp) = error(StatusCode::BAD_GATEWAY, "Bad Gateway\n");
+            log(RequestEnd::UpstreamError, status, None);
+            return Ok(resp);
+        }
+        Ok(Ok(resp)) => resp,
+    };
+    shared.metrics.upstream_latency(sent.elapsed());
+    let status = resp.status();
+
+    if status == StatusCode::SWITCHING_PROTOCOLS {
+        if let Some(client_upgrade) = client_upgrade {
+            let upstream_upgrade = hyper::upgrade::on(&mut resp);
+            tokio::spawn(async move {
+                match tokio::try_join!(client_upgrade, upstream_upgrade) {
+                    Ok((client, upstream)) => {
+                        let (mut client, mut upstream) = (TokioIo::new(client), TokioIo::new(upstream));
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+                    }
+                    Err(e) => tracing::debug!("upgrade failed: {e}"),
+                }
+            });
+        }
+    } else {
+        strip_hop_by_hop(resp.headers_mut());
+    }
+    for (name, value) in response_edits {
+        resp.headers_mut().insert(name, value);
+    }
+    log(RequestEnd::Forwarded, status.as_u16(), Some(status.as_u16()));
+    Ok(resp.map(BodyExt::boxed))
+}
+
+/// The protocol a client asks to upgrade to (`Connection: upgrade` + `Upgrade`).
+fn upgrade_protocol(headers: &HeaderMap) -> Option<HeaderValue> {
+    let asks = connection_tokens(headers).any(|t| t.eq_ignore_ascii_case("upgrade"));
+    asks.then(|| headers.get(header::UPGRADE).cloned()).flatten()
+}
+
+fn connection_tokens(headers: &HeaderMap) -> impl Iterator<Item = &str> {
+    headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+}
+
+/// Removes hop-by-hop headers and every header `Connection` names.
+fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let listed: Vec<HeaderName> =
+        connection_tokens(headers).filter_map(|t| HeaderName::from_bytes(t.as_bytes()).ok()).collect();
+    for name in listed {
+        headers.remove(name);
+    }
+    for name in HOP_BY_HOP {
+        headers.remove(*name);
+    }
+}
+
+/// Applies the pipeline's edits to the upstream request; response edits are
+/// collected for the response.
+fn apply(headers: &mut HeaderMap, edits: Vec<HeaderEdit>, response: &mut Vec<(HeaderName, HeaderValue)>) {
+    for edit in edits {
+        match edit {
+            HeaderEdit::Remove(name) => {
+                if let Ok(name) = HeaderName::from_bytes(name.as_bytes()) {
+                    headers.remove(name);
+                }
+            }
+            HeaderEdit::Set(name, value) => {
+                if let (Ok(n), Ok(v)) =
+                    (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_bytes(value.as_bytes()))
+                {
+                    headers.insert(n, v);
+                }
+            }
+            HeaderEdit::SetResponse(name, value) => {
+                if let (Ok(n), Ok(v)) =
+                    (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_bytes(value.as_bytes()))
+                {
+                    response.push((n, v));
+                }
+            }
+        }
+    }
+}
+
+/// `X-Forwarded-For`, `-Proto` and `-Host` as Traefik's proxy leaves them
+/// after its middlewares (EdgeGuard's edits included): the peer is appended
+/// to whatever `X-Forwarded-For` EdgeGuard left, in every `forwardedFor`
+/// mode, exactly as Go's `httputil.ReverseProxy` does (lines joined with
+/// `, `). So a backend sees the same headers behind the sidecar as behind
+/// Traefik with the plugin. `-Proto`/`-Host` from a trusted peer are kept
+/// (Traefik keeps them from its entrypoint's trusted IPs); otherwise set.
+fn forwarded_headers(headers: &mut HeaderMap, uri: &Uri, peer: SocketAddr, peer_trusted: bool) {
+    let ip = peer.ip().to_canonical().to_string();
+    let prior: Vec<&[u8]> = headers.get_all(X_FORWARDED_FOR).iter().map(HeaderValue::as_bytes).collect();
+    let value = if prior.is_empty() {
+        ip
+    } else {
+        let mut joined = prior.join(&b", "[..]);
+        joined.extend_from_slice(b", ");
+        joined.extend_from_slice(ip.as_bytes());
+        String::from_utf8_lossy(&joined).into_owned()
+    };
+    if let Ok(v) = HeaderValue::from_str(&value) {
+        headers.insert(X_FORWARDED_FOR, v);
+    }
+    if !(peer_trusted && headers.contains_key(X_FORWARDED_PROTO)) {
+        headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
+    }
+    if !(peer_trusted && headers.contains_key(X_FORWARDED_HOST)) {
+        let host = headers
+            .get(header::HOST)
+            .cloned()
+            .or_else(|| uri.authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok()));
+        match host {
+            Some(host) => {
+                headers.insert(X_FORWARDED_HOST, host);
+            }
+            None => {
+                headers.remove(X_FORWARDED_HOST);
+            }
+        }
+    }
+}
+
+fn full(body: impl Into<Bytes>) -> Body {
+    Full::new(body.into()).map_err(|never: Infallible| match never {}).boxed()
+}
+
+/// A short plain-text error response.
+fn error(status: StatusCode, body: &'static str) -> (u16, Response<Body>) {
+    let mut resp = Response::new(full(body));
+    *resp.status_mut() = status;
+    let headers = resp.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    (status.as_u16(), resp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hop_by_hop_and_connection_listed_headers_are_removed() {
+        let mut h = HeaderMap::new();
+        for (n, v) in [
+            ("connection", "keep-alive, X-Secret"),
+            ("x-secret", "1"),
+            ("keep-alive", "timeout=5"),
+            ("te", "trailers"),
+            ("proxy-authorization", "x"),
+            ("accept", "*/*"),
+        ] {
+            h.append(n, HeaderValue::from_static(v));
+        }
+        strip_hop_by_hop(&mut h);
+        assert_eq!(h.keys().map(HeaderName::as_str).collect::<Vec<_>>(), ["accept"]);
+    }
+
+    #[test]
+    fn upgrade_is_detected() {
+        let mut h = HeaderMap::new();
+        h.insert("connection", HeaderValue::from_static("keep-alive, Upgrade"));
+        h.insert("upgrade", HeaderValue::from_static("websocket"));
+        assert_eq!(upgrade_protocol(&h), Some(HeaderValue::from_static("websocket")));
+        h.remove("connection");
+        assert_eq!(upgrade_protocol(&h), None);
+    }
+
+    #[test]
+    fn forwarded_for_appends_the_peer_like_go() {
+        let peer: SocketAddr = "[::ffff:192.0.2.7]:80".parse().unwrap();
+        let uri = Uri::from_static("/");
+        let mut h = HeaderMap::new();
+        forwarded_headers(&mut h, &uri, peer, false);
+        assert_eq!(h.get(X_FORWARDED_FOR).unwrap(), "192.0.2.7");
+        let mut h = HeaderMap::new();
+        h.append(X_FORWARDED_FOR, HeaderValue::from_static("203.0.113.7"));
+        h.append(X_FORWARDED_FOR, HeaderValue::from_static("10.0.0.2"));
+        h.insert("x-forwarded-proto", HeaderValue::from_static("https"));
+        h.insert("host", HeaderValue::from_static("app.example"));
+        forwarded_headers(&mut h, &uri, "10.0.0.1:5000".parse().unwrap(), true);
+        assert_eq!(h.get(X_FORWARDED_FOR).unwrap(), "203.0.113.7, 10.0.0.2, 10.0.0.1");
+        assert_eq!(h.get("x-forwarded-proto").unwrap(), "https", "kept from a trusted peer");
+        assert_eq!(h.get("x-forwarded-host").unwrap(), "app.example");
+    }
+}
