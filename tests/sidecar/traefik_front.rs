@@ -60,7 +60,7 @@ fn traefik_without_plugin_in_front_of_the_sidecar() {
         .unwrap_or_else(|e| panic!("cannot start {traefik}: {e}"));
     let entry = SocketAddr::from(([127, 0, 0, 1], port));
     let get = |source: &str, headers: &[(&str, &str)]| -> std::io::Result<Reply> {
-        rt().block_on(send(source.parse::<IpAddr>().unwrap(), entry, "GET", "/", headers))
+        rt().block_on(send(Some(source.parse::<IpAddr>().unwrap()), entry, "GET", "/", headers))
     };
     let log = || std::fs::read_to_string(dir.path().join("traefik.log")).unwrap_or_default();
     let deadline = Instant::now() + Duration::from_secs(60);
