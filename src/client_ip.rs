@@ -157,7 +157,7 @@ impl ClientIpStage {
         };
 
         let chosen = if peer_trusted { self.first_present(req, None) } else { None };
-        let (source, chain) = chosen.clone().map_or((None, Chain::default()), |(s, c)| (Some(s), c));
+        let (source, chain) = chosen.map_or((None, Chain::default()), |(s, c)| (Some(s), c));
         let detection = detect(peer, &chain.hops, &self.trusted, self.max_hops);
         let client = detection.client;
 
@@ -191,9 +191,7 @@ impl ClientIpStage {
         }
         self.forwarded_for_edit(&xff_lines, &chain, &detection, source, edits);
         if !self.preserve_original_as.is_empty() && !xff_lines.is_empty() {
-            let raw: Vec<String> =
-                xff_lines.iter().map(|l| String::from_utf8_lossy(l).into_owned()).collect();
-            edits.push(HeaderEdit::Set(self.preserve_original_as.clone(), raw.join(", ")));
+            edits.push(HeaderEdit::Set(self.preserve_original_as.clone(), join_lines(&xff_lines)));
         }
         if self.forwarded {
             let hops: Vec<IpAddr> = match detection.index {
@@ -245,8 +243,7 @@ impl ClientIpStage {
             if hops.is_empty() {
                 edits.push(HeaderEdit::Remove(name.into()));
             } else {
-                let list: Vec<String> = hops.iter().map(IpAddr::to_string).collect();
-                edits.push(HeaderEdit::Set(name.into(), list.join(", ")));
+                edits.push(HeaderEdit::Set(name.into(), join_addrs(&hops)));
             }
         };
         match self.forwarded_for {
@@ -262,7 +259,7 @@ impl ClientIpStage {
                     valid(&Chain::from_xff(xff_lines).hops).collect()
                 };
                 // Already canonical (the common case): leave it, saving a host call.
-                let canonical = hops.iter().map(IpAddr::to_string).collect::<Vec<_>>().join(", ");
+                let canonical = join_addrs(&hops);
                 if !(xff_lines.len() == 1 && xff_lines[0] == canonical.as_bytes()) {
                     set_or_remove(hops, edits);
                 }
@@ -279,6 +276,28 @@ impl ClientIpStage {
             edits.push(HeaderEdit::Set(self.trace_header.clone(), trace.to_string()));
         }
     }
+}
+
+/// `a, b, c`: the canonical list form, built in one string.
+fn join_addrs(addrs: &[IpAddr]) -> String {
+    let mut out = String::with_capacity(addrs.len() * 16);
+    for (i, addr) in addrs.iter().enumerate() {
+        let sep = if i == 0 { "" } else { ", " };
+        let _ = write!(out, "{sep}{addr}");
+    }
+    out
+}
+
+/// Header lines joined as one list value, as received (invalid UTF-8 replaced).
+fn join_lines(lines: &[Vec<u8>]) -> String {
+    let mut out = String::with_capacity(lines.iter().map(|l| l.len() + 2).sum());
+    for (i, line) in lines.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        out.push_str(&String::from_utf8_lossy(line));
+    }
+    out
 }
 
 /// A single-address header: exactly one element, else one invalid hop.

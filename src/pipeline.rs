@@ -116,7 +116,8 @@ impl Pipeline {
 
     fn run(&self, req: &impl RequestView, now: SystemTime, explain: bool) -> Outcome {
         let log = self.log.as_ref();
-        let mut edits = Vec::new();
+        // Room for a typical request's edits (client IP, strips, ~12 geo headers).
+        let mut edits = Vec::with_capacity(16);
         let identity = self.client_ip.run(req, &mut edits, explain);
         self.signing.strip(req, &mut edits);
         if let Some(geo) = &self.geo {

@@ -74,22 +74,7 @@ impl Plugin {
         };
         match decision {
             Decision::Forward(edits) => {
-                for edit in &edits {
-                    match edit {
-                        // Most removals target headers that are absent; each host
-                        // call costs, so only remove what is there.
-                        HeaderEdit::Remove(name) if request.has(name) => {
-                            host.remove_header(name);
-                            request.forget(name);
-                        }
-                        HeaderEdit::Remove(_) => {}
-                        HeaderEdit::Set(name, value) => {
-                            host.set_header(name, value);
-                            request.note(name);
-                        }
-                        HeaderEdit::SetResponse(name, value) => host.set_response_header(name, value),
-                    }
-                }
+                apply(&request, &edits);
                 true
             }
             Decision::Respond(resp) => {
@@ -106,13 +91,38 @@ impl Plugin {
     }
 }
 
+/// Applies request edits through host calls. Most removals target headers
+/// that are absent and each host call costs, so only what is there is removed.
+fn apply<H: Host>(request: &HostRequest<'_, H>, edits: &[HeaderEdit]) {
+    let host = request.host;
+    // Headers set by an earlier edit: a later removal must reach them.
+    let mut set: Vec<&str> = Vec::new();
+    for edit in edits {
+        match edit {
+            HeaderEdit::Remove(name)
+                if request.has(name) || set.iter().any(|s| s.eq_ignore_ascii_case(name)) =>
+            {
+                host.remove_header(name);
+                request.forget(name);
+                set.retain(|s| !s.eq_ignore_ascii_case(name));
+            }
+            HeaderEdit::Remove(_) => {}
+            HeaderEdit::Set(name, value) => {
+                host.set_header(name, value);
+                set.push(name);
+            }
+            HeaderEdit::SetResponse(name, value) => host.set_response_header(name, value),
+        }
+    }
+}
+
 /// A lazy [`RequestView`] over host calls: the header names are fetched once
 /// (one call), and values only for headers that are present.
 struct HostRequest<'h, H> {
     host: &'h H,
     peer: OnceCell<String>,
-    /// Names of the headers currently on the request, as the host spelt them.
-    names: RefCell<Option<Vec<Vec<u8>>>>,
+    /// Names of the headers currently on the request.
+    names: RefCell<Option<HeaderNames>>,
     /// Values already fetched (stages may read a header twice).
     values: RefCell<Vec<(String, Vec<Vec<u8>>)>>,
 }
@@ -122,24 +132,46 @@ impl<'h, H: Host> HostRequest<'h, H> {
         Self { host, peer: OnceCell::new(), names: RefCell::new(None), values: RefCell::new(Vec::new()) }
     }
 
-    fn with_names<R>(&self, f: impl FnOnce(&mut Vec<Vec<u8>>) -> R) -> R {
+    fn with_names<R>(&self, f: impl FnOnce(&mut HeaderNames) -> R) -> R {
         let mut names = self.names.borrow_mut();
-        f(names.get_or_insert_with(|| self.host.header_names()))
+        f(names.get_or_insert_with(|| HeaderNames::new(self.host.header_names())))
     }
 
     fn has(&self, name: &str) -> bool {
-        self.with_names(|names| names.iter().any(|n| n.eq_ignore_ascii_case(name.as_bytes())))
+        self.with_names(|names| names.contains(name))
     }
 
     fn forget(&self, name: &str) {
-        self.with_names(|names| names.retain(|n| !n.eq_ignore_ascii_case(name.as_bytes())));
+        self.with_names(|names| names.remove(name));
+    }
+}
+
+/// Header names with a cheap case-insensitive fingerprint each. Strip lists
+/// ask "is this header here?" a few dozen times per request, nearly always
+/// for absent names; the fingerprint rejects those without comparing bytes.
+struct HeaderNames(Vec<(u64, Vec<u8>)>);
+
+impl HeaderNames {
+    fn new(names: Vec<Vec<u8>>) -> Self {
+        Self(names.into_iter().map(|n| (fingerprint(&n), n)).collect())
     }
 
-    fn note(&self, name: &str) {
-        if !self.has(name) {
-            self.with_names(|names| names.push(name.as_bytes().to_vec()));
-        }
+    fn contains(&self, name: &str) -> bool {
+        let key = fingerprint(name.as_bytes());
+        self.0.iter().any(|(k, n)| *k == key && n.eq_ignore_ascii_case(name.as_bytes()))
     }
+
+    fn remove(&mut self, name: &str) {
+        self.0.retain(|(_, n)| !n.eq_ignore_ascii_case(name.as_bytes()));
+    }
+}
+
+/// Length and three case-folded bytes: equal for names equal ignoring ASCII
+/// case, and different for most names that are not.
+fn fingerprint(name: &[u8]) -> u64 {
+    let at = |i: usize| u64::from(name.get(i).map_or(0, u8::to_ascii_lowercase));
+    let len = name.len();
+    (len as u64) | at(0) << 32 | at(len / 2) << 40 | at(len.wrapping_sub(1)) << 48
 }
 
 impl<H: Host> RequestView for HostRequest<'_, H> {
@@ -259,6 +291,33 @@ mod tests {
         let upstream = host.req.borrow();
         assert_eq!(upstream.get("true-client-ip"), None);
         assert_eq!(upstream.get("accept").as_deref(), Some("*/*"));
+    }
+
+    #[test]
+    fn removals_reach_headers_present_or_set_earlier_only() {
+        let req = OwnedRequest::new("192.0.2.10:5555").header("x-present", "1");
+        let host = MockHost::new(req);
+        let edits = [
+            HeaderEdit::Remove("X-Absent".into()),
+            HeaderEdit::Set("X-New".into(), "2".into()),
+            HeaderEdit::Remove("x-new".into()),
+            HeaderEdit::Remove("X-Present".into()),
+            HeaderEdit::Remove("X-Present".into()),
+            HeaderEdit::Set("X-Kept".into(), "3".into()),
+        ];
+        apply(&HostRequest::new(&host), &edits);
+        let upstream = host.req.borrow();
+        assert_eq!(upstream.headers, vec![("X-Kept".to_string(), b"3".to_vec())]);
+        assert_eq!(host.calls.get(), 3, "one names call and two removals, none for absent names");
+    }
+
+    #[test]
+    fn fingerprints_match_ignoring_case_only() {
+        let names = HeaderNames::new(vec![b"X-Geo-City".to_vec(), b"x-real-ip".to_vec()]);
+        assert!(names.contains("x-geo-city") && names.contains("X-Real-IP"));
+        for absent in ["X-Geo-Cityy", "X-Geo-Cit", "X-Geo-Country", "", "X_Real_IP"] {
+            assert!(!names.contains(absent), "{absent}");
+        }
     }
 
     #[test]

@@ -1,0 +1,76 @@
+//! One request through the Traefik plugin's adapter (`http_wasm::Plugin`),
+//! with the headers Traefik hands a middleware behind `forwardedHeaders`, and a
+//! host whose calls cost nothing: what is left is the guest's own work per
+//! request. Run it where it matters, in the WASI runner:
+//! `cargo bench --target wasm32-wasip1 --bench plugin_request`.
+
+use std::hint::black_box;
+use std::path::Path;
+use std::sync::Arc;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use edgeguard::http_wasm::{Host, Plugin};
+use edgeguard::log::MemoryLog;
+
+/// A request as Traefik 3 passes it to a middleware: wrk's headers plus the
+/// ones the entrypoint's `forwardedHeaders` adds.
+struct TraefikRequest {
+    headers: Vec<(&'static str, &'static str)>,
+}
+
+impl Host for TraefikRequest {
+    fn source_addr(&self) -> Vec<u8> {
+        b"127.0.0.1:53412".to_vec()
+    }
+    fn method(&self) -> Vec<u8> {
+        b"GET".to_vec()
+    }
+    fn uri(&self) -> Vec<u8> {
+        b"/".to_vec()
+    }
+    fn header_names(&self) -> Vec<Vec<u8>> {
+        self.headers.iter().map(|(n, _)| n.as_bytes().to_vec()).collect()
+    }
+    fn header_values(&self, name: &str) -> Vec<Vec<u8>> {
+        let named = self.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name));
+        named.map(|(_, v)| v.as_bytes().to_vec()).collect()
+    }
+    fn set_header(&self, _: &str, _: &str) {}
+    fn remove_header(&self, _: &str) {}
+    fn set_response_header(&self, _: &str, _: &str) {}
+    fn set_status(&self, _: u16) {}
+    fn write_body(&self, _: &[u8]) {}
+}
+
+fn bench(c: &mut Criterion) {
+    // Relative to the package root: cargo's working directory for benches,
+    // preopened by the WASI runner.
+    let mut dbs = vec![("test City DB", "testdata/geo/GeoLite2-City-Test.mmdb", "203.0.113.10")];
+    if Path::new("target/geodata/GeoLite2-City.mmdb").exists() {
+        dbs.push(("GeoLite2-City", "target/geodata/GeoLite2-City.mmdb", "81.2.69.142"));
+    }
+    for (label, db, client) in dbs {
+        let config =
+            format!(r#"{{"clientIp": {{"trustedProxies": ["loopback"]}}, "geo": {{"database": "{db}"}}}}"#);
+        let plugin = Plugin::init(config.as_bytes(), Arc::new(MemoryLog::default()));
+        let host = TraefikRequest {
+            headers: vec![
+                ("Accept-Encoding", "gzip"),
+                ("User-Agent", "wrk"),
+                ("X-Forwarded-For", client),
+                ("X-Forwarded-Host", "127.0.0.1:8000"),
+                ("X-Forwarded-Port", "8000"),
+                ("X-Forwarded-Proto", "http"),
+                ("X-Forwarded-Server", "edge-1"),
+                ("X-Real-Ip", client),
+            ],
+        };
+        assert!(plugin.handle_request(&host), "the bench request must be forwarded");
+        c.bench_function(&format!("plugin request: client IP + geo, warm ({label})"), |b| {
+            b.iter(|| black_box(plugin.handle_request(black_box(&host))))
+        });
+    }
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
