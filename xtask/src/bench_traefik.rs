@@ -68,14 +68,15 @@ pub fn run(root: &Path, city_db: &Path) -> Result<()> {
     // `headers` middleware adding the same number of static request headers.
     let static_headers: serde_json::Map<String, serde_json::Value> =
         STATIC_GEO_HEADERS.iter().map(|(name, value)| (name.to_string(), json!(value))).collect();
-    let headers = Some(json!({"headers": {"customRequestHeaders": static_headers}}));
+    let headers = Some(json!({"headers": {"customRequestHeaders": static_headers.clone()}}));
     // (name, Traefik middleware, wrk script, the backend must see geo headers)
     // Only the headers revenue reporting reads: country, region, city.
     let off = json!("");
     let three = json!({"database": format!("/geodata/{db_name}"), "headers": {
         "countryName": off, "continent": off, "regionName": off, "postalCode": off, "latitude": off,
         "longitude": off, "accuracyRadius": off, "timeZone": off}});
-    let scenarios: [(&'static str, Option<serde_json::Value>, &str, bool); 9] = [
+    let set = json!({ "set": static_headers });
+    let scenarios: [(&'static str, Option<serde_json::Value>, &str, bool); 10] = [
         ("(a) no middleware", None, "one-client.lua", false),
         ("(b) EdgeGuard client IP + geo", plugin(cig.clone()), "one-client.lua", true),
         (
@@ -100,17 +101,18 @@ pub fn run(root: &Path, city_db: &Path) -> Result<()> {
             "one-client.lua",
             true,
         ),
+        ("(j) reference wasm guest: (b)'s host calls, fixed values", plugin(set), "one-client.lua", true),
     ];
     std::fs::write(out.join("one-client.lua"), ONE_CLIENT_LUA)?;
     // `BENCH_SCENARIOS=ab` runs a subset (for quick experiments); default: all.
-    let only = std::env::var("BENCH_SCENARIOS").unwrap_or_else(|_| "abcdefghi".into());
+    let only = std::env::var("BENCH_SCENARIOS").unwrap_or_else(|_| "abcdefghij".into());
     let scenarios = scenarios.into_iter().filter(|(name, ..)| only.contains(&name[1..2]));
     for (name, middleware, script, expects_geo) in scenarios {
         let dir = out.join(format!("traefik-{}", runs.len()));
         let _ = std::fs::remove_dir_all(&dir);
         let local = dir.join("plugins-local/src/edgeguard");
         std::fs::create_dir_all(&local)?;
-        let is_floor = name.starts_with("(g)");
+        let is_floor = name.starts_with("(g)") || name.starts_with("(j)");
         for f in ["plugin.wasm", ".traefik.yml"] {
             let from = if is_floor && f == "plugin.wasm" { &floor_dir } else { &plugin_dir };
             std::fs::copy(from.join(f), local.join(f))?;
@@ -179,10 +181,12 @@ pub fn run(root: &Path, city_db: &Path) -> Result<()> {
          to edit; (g) is a guest that does nothing at all: the floor any http-wasm plugin pays in \
          Traefik (instance pool, guest calls). (h) has no plugin: Traefik's own `headers` middleware \
          adds the headers (b) adds, as static values, i.e. what carrying them costs. (i) is (b) with \
-         3 geo headers instead of 11.\n"
+         3 geo headers instead of 11. (j) is a reference guest (examples/floor_guest.rs) making \
+         (b)'s host calls with fixed values: what any http-wasm plugin setting these headers pays, \
+         before doing any work of its own.\n"
     )?;
     if let Some(a) = find("(a)") {
-        for label in ["(b)", "(c)", "(d)", "(e)", "(f)", "(g)", "(h)", "(i)"] {
+        for label in ["(b)", "(c)", "(d)", "(e)", "(f)", "(g)", "(h)", "(i)", "(j)"] {
             let Some(x) = find(label) else { continue };
             let ratio = x.rps / a.rps;
             let extra_mib = (x.peak_rss_kib as f64 - a.peak_rss_kib as f64) / 1024.0;
