@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
-use crate::support::client::Reply;
+use crate::support::client::{Reply, reply};
 
 /// One runtime for the whole test binary (backends, clients).
 pub fn rt() -> &'static tokio::runtime::Runtime {
@@ -199,18 +199,6 @@ where
         hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(std::io::Error::other)?;
     tokio::spawn(conn);
     sender.send_request(req).await.map_err(std::io::Error::other)
-}
-
-/// Collects a response into a [`Reply`].
-pub async fn reply(resp: Response<Incoming>) -> std::io::Result<Reply> {
-    let status = resp.status().as_u16();
-    let headers = resp
-        .headers()
-        .iter()
-        .map(|(n, v)| (n.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
-        .collect();
-    let body = resp.into_body().collect().await.map_err(std::io::Error::other)?.to_bytes();
-    Ok(Reply { status, headers, body: String::from_utf8_lossy(&body).into_owned() })
 }
 
 /// A PROXY protocol header announcing `source` (v1 text or v2 binary).

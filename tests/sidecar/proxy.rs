@@ -209,7 +209,7 @@ fn h2c_clients_are_served() {
                 .unwrap();
         tokio::spawn(conn);
         let req = Request::get("http://app.example/h2").body(Empty::<Bytes>::new()).unwrap();
-        crate::harness::reply(sender.send_request(req).await.unwrap()).await.unwrap()
+        crate::support::client::reply(sender.send_request(req).await.unwrap()).await.unwrap()
     });
     assert_eq!(reply.status, 200, "{reply:?}");
     assert_eq!(reply.echoed()["uri"], "/h2");

@@ -70,7 +70,11 @@ pub async fn send(
         req = req.header(*name, *value);
     }
     let req = req.body(Empty::<Bytes>::new()).map_err(std::io::Error::other)?;
-    let resp = sender.send_request(req).await.map_err(std::io::Error::other)?;
+    reply(sender.send_request(req).await.map_err(std::io::Error::other)?).await
+}
+
+/// Collects a response into a [`Reply`].
+pub async fn reply(resp: hyper::Response<hyper::body::Incoming>) -> std::io::Result<Reply> {
     let status = resp.status().as_u16();
     let headers = resp
         .headers()

@@ -5,6 +5,7 @@
 pub mod client;
 pub mod client_ip_cases;
 pub mod echo;
+pub mod geo_expected;
 pub mod kind_target;
 pub mod kube;
 pub mod local_target;
