@@ -187,7 +187,7 @@ pub async fn handle(
 
     let sent = Instant::now();
     let result =
-        tokio::time::timeout(active.settings.upstream_header_timeout, active.client.request(upstream_req))
+        tokio::time::timeout(active.settings.upstream_header_timeout, active.client().request(upstream_req))
             .await;
     let log =
         |end, status, upstream| shared.finish(&method, &log_path, client, end, status, upstream, started);
