@@ -264,7 +264,12 @@ async fn serve(loaded: Loaded, options: &Options, workers: usize) -> Result<(), 
     tracing::info!("{signal}: stopping; in-flight requests have server.shutdownTimeout");
     let _ = stop.send(true);
     let drained = tokio::task::spawn_blocking(move || {
-        threads.into_iter().map(|t| t.join().unwrap_or(false)).fold(true, |all, one| all && one)
+        // Join every worker (no short-circuit): each drains its own connections.
+        let mut all = true;
+        for thread in threads {
+            all &= thread.join().unwrap_or(false);
+        }
+        all
     });
     if drained.await.unwrap_or(false) {
         tracing::info!("all connections closed");
