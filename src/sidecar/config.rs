@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hyper::Uri;
+use hyper::http::uri::Authority;
 
 use crate::config::{Config, ServerConfig};
 use crate::error::ConfigError;
@@ -41,8 +42,10 @@ pub struct Settings {
 /// Where requests go.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Upstream {
-    /// `host:port` as written (for the request URI).
+    /// `host:port` as written (for logs).
     pub authority: String,
+    /// The same, parsed once: the authority of every upstream request URI.
+    pub uri_authority: Authority,
     /// `host:port` with the default port filled in (for readiness probes).
     pub connect: String,
 }
@@ -158,7 +161,7 @@ fn upstream(text: &str) -> Result<Upstream, ConfigError> {
         Some(_) => authority.as_str().to_string(),
         None => format!("{}:80", authority.host()),
     };
-    Ok(Upstream { authority: authority.as_str().to_string(), connect })
+    Ok(Upstream { authority: authority.as_str().to_string(), uri_authority: authority.clone(), connect })
 }
 
 #[cfg(test)]
@@ -178,7 +181,10 @@ mod tests {
         .unwrap();
         assert_eq!(s.listen.to_string(), "0.0.0.0:8080");
         assert_eq!(s.admin_listen.to_string(), "127.0.0.1:9090");
-        assert_eq!(s.upstream, Upstream { authority: "app:3000".into(), connect: "app:3000".into() });
+        assert_eq!(
+            (s.upstream.authority.as_str(), s.upstream.uri_authority.as_str(), s.upstream.connect.as_str()),
+            ("app:3000", "app:3000", "app:3000")
+        );
         assert_eq!(s.upstream_header_timeout, Duration::from_secs(90));
         assert_eq!(s.connect_timeout, Duration::from_secs(5));
         assert_eq!(s.max_header_bytes, 64 << 10);

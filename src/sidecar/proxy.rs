@@ -12,12 +12,12 @@ use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
+use hyper::http::uri::{self, PathAndQuery, Scheme};
 use hyper::{Request, Response, StatusCode, Uri, Version};
 use hyper_util::rt::TokioIo;
 
 use super::Shared;
 use super::metrics::RequestEnd;
-use crate::headers::X_FORWARDED_FOR;
 use crate::maintenance::Action;
 use crate::request::{Decision, HeaderEdit, RequestView};
 
@@ -25,27 +25,46 @@ use crate::request::{Decision, HeaderEdit, RequestView};
 pub type Body = BoxBody<Bytes, hyper::Error>;
 
 /// Hop-by-hop headers (RFC 9110 §7.6.1 and the ones Go's reverse proxy drops).
-const HOP_BY_HOP: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
+const HOP_BY_HOP: [HeaderName; 9] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
 ];
 
-const X_FORWARDED_PROTO: &str = "x-forwarded-proto";
-const X_FORWARDED_HOST: &str = "x-forwarded-host";
+const X_FORWARDED_FOR_NAME: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+
+/// Up to this many distinct header names, [`View`] answers by scanning the
+/// map's names instead of hashing the asked name (the pipeline asks about
+/// ~30 names it strips; a request carries a handful).
+const SCAN_LIMIT: usize = 24;
 
 /// The pipeline's view of a hyper request.
 struct View<'a> {
-    peer: &'a str,
+    peer: SocketAddr,
     method: &'a str,
     uri: &'a Uri,
     headers: &'a HeaderMap,
+}
+
+impl View<'_> {
+    /// Whether a few enough names are present that a linear scan beats hashing.
+    fn scan(&self) -> bool {
+        self.headers.keys_len() <= SCAN_LIMIT
+    }
+}
+
+/// `name` as a request asks for it against a (lowercase) map name.
+fn same_name(key: &HeaderName, name: &str) -> bool {
+    let key = key.as_str();
+    key.len() == name.len() && key.eq_ignore_ascii_case(name)
 }
 
 impl RequestView for View<'_> {
@@ -59,10 +78,23 @@ impl RequestView for View<'_> {
         self.uri.path_and_query().map_or_else(|| "/".to_string(), |p| p.as_str().to_string())
     }
     fn header_values(&self, name: &str) -> Vec<Vec<u8>> {
-        self.headers.get_all(name).iter().map(|v| v.as_bytes().to_vec()).collect()
+        if self.scan() {
+            // `iter` yields every line, a name's lines together and in arrival order.
+            self.headers
+                .iter()
+                .filter(|(k, _)| same_name(k, name))
+                .map(|(_, v)| v.as_bytes().to_vec())
+                .collect()
+        } else {
+            self.headers.get_all(name).iter().map(|v| v.as_bytes().to_vec()).collect()
+        }
     }
     fn has_header(&self, name: &str) -> bool {
-        self.headers.contains_key(name)
+        if self.scan() {
+            self.headers.keys().any(|k| same_name(k, name))
+        } else {
+            self.headers.contains_key(name)
+        }
     }
 }
 
@@ -82,9 +114,8 @@ pub async fn handle(
     let client_upgrade = upgrade.as_ref().map(|_| hyper::upgrade::on(&mut req));
 
     // Pipeline.
-    let peer_text = peer.to_string();
     let outcome = active.pipeline.evaluate(&View {
-        peer: &peer_text,
+        peer,
         method: req.method().as_str(),
         uri: req.uri(),
         headers: req.headers(),
@@ -131,15 +162,24 @@ pub async fn handle(
             parts.headers.insert(header::HOST, v);
         }
     }
-    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-    let target = format!("http://{}{path}", active.settings.upstream.authority);
-    let Ok(uri) = target.parse::<Uri>() else {
+    // The upstream target: the request's path and query (already parsed by
+    // hyper) under the upstream's scheme and authority (parsed once per config).
+    let path_and_query = parts.uri.path_and_query().cloned();
+    let log_path = if shared.access_log {
+        path_and_query.as_ref().map_or("/", PathAndQuery::as_str).to_string()
+    } else {
+        String::new()
+    };
+    let mut target = uri::Parts::default();
+    target.scheme = Some(Scheme::HTTP);
+    target.authority = Some(active.settings.upstream.uri_authority.clone());
+    target.path_and_query = Some(path_and_query.unwrap_or_else(|| PathAndQuery::from_static("/")));
+    let Ok(uri) = Uri::from_parts(target) else {
         let (status, resp) = error(StatusCode::BAD_REQUEST, "Bad Request\n");
-        shared.finish(&parts.method, path, client, RequestEnd::UpstreamError, status, None, started);
+        shared.finish(&parts.method, &log_path, client, RequestEnd::UpstreamError, status, None, started);
         return Ok(resp);
     };
     let method = parts.method.clone();
-    let log_path = path.to_string();
     parts.uri = uri;
     parts.version = Version::HTTP_11;
     parts.extensions = Default::default();
@@ -147,7 +187,7 @@ pub async fn handle(
 
     let sent = Instant::now();
     let result =
-        tokio::time::timeout(active.settings.upstream_header_timeout, active.client.request(upstream_req))
+        tokio::time::timeout(active.settings.upstream_header_timeout, active.client().request(upstream_req))
             .await;
     let log =
         |end, status, upstream| shared.finish(&method, &log_path, client, end, status, upstream, started);
@@ -211,14 +251,48 @@ fn connection_tokens(headers: &HeaderMap) -> impl Iterator<Item = &str> {
 
 /// Removes hop-by-hop headers and every header `Connection` names.
 fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    // Most messages carry none: one pass over the names present decides.
+    if !headers.keys().any(|k| HOP_BY_HOP.contains(k)) {
+        return;
+    }
     let listed: Vec<HeaderName> =
         connection_tokens(headers).filter_map(|t| HeaderName::from_bytes(t.as_bytes()).ok()).collect();
     for name in listed {
         headers.remove(name);
     }
-    for name in HOP_BY_HOP {
-        headers.remove(*name);
+    for name in &HOP_BY_HOP {
+        headers.remove(name);
     }
+}
+
+/// `name` as a [`HeaderName`]. The pipeline names the same few headers (from
+/// the config) on every request; parsing a non-standard name allocates, so
+/// each worker thread keeps the ones it has seen.
+fn header_name(name: &str) -> Option<HeaderName> {
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+    /// Bound on the names kept per thread (a config names a few dozen).
+    const MAX_NAMES: usize = 256;
+    thread_local! {
+        static NAMES: RefCell<HashMap<Box<str>, HeaderName>> = RefCell::new(HashMap::new());
+    }
+    NAMES.with(|names| {
+        let mut names = names.borrow_mut();
+        if let Some(n) = names.get(name) {
+            return Some(n.clone());
+        }
+        let parsed = HeaderName::from_bytes(name.as_bytes()).ok()?;
+        if names.len() >= MAX_NAMES {
+            names.clear();
+        }
+        names.insert(name.into(), parsed.clone());
+        Some(parsed)
+    })
+}
+
+/// `value` as a [`HeaderValue`], reusing the string's buffer.
+fn header_value(value: String) -> Option<HeaderValue> {
+    HeaderValue::from_maybe_shared(Bytes::from(value)).ok()
 }
 
 /// Applies the pipeline's edits to the upstream request; response edits are
@@ -227,21 +301,21 @@ fn apply(headers: &mut HeaderMap, edits: Vec<HeaderEdit>, response: &mut Vec<(He
     for edit in edits {
         match edit {
             HeaderEdit::Remove(name) => {
-                if let Ok(name) = HeaderName::from_bytes(name.as_bytes()) {
+                // Removing a header the request lacks needs no name parsed.
+                if headers.keys_len() <= SCAN_LIMIT && !headers.keys().any(|k| same_name(k, &name)) {
+                    continue;
+                }
+                if let Some(name) = header_name(&name) {
                     headers.remove(name);
                 }
             }
             HeaderEdit::Set(name, value) => {
-                if let (Ok(n), Ok(v)) =
-                    (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_bytes(value.as_bytes()))
-                {
+                if let (Some(n), Some(v)) = (header_name(&name), header_value(value)) {
                     headers.insert(n, v);
                 }
             }
             HeaderEdit::SetResponse(name, value) => {
-                if let (Ok(n), Ok(v)) =
-                    (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_bytes(value.as_bytes()))
-                {
+                if let (Some(n), Some(v)) = (header_name(&name), header_value(value)) {
                     response.push((n, v));
                 }
             }
@@ -257,23 +331,31 @@ fn apply(headers: &mut HeaderMap, edits: Vec<HeaderEdit>, response: &mut Vec<(He
 /// Traefik with the plugin. `-Proto`/`-Host` from a trusted peer are kept
 /// (Traefik keeps them from its entrypoint's trusted IPs); otherwise set.
 fn forwarded_headers(headers: &mut HeaderMap, uri: &Uri, peer: SocketAddr, peer_trusted: bool) {
-    let ip = peer.ip().to_canonical().to_string();
-    let prior: Vec<&[u8]> = headers.get_all(X_FORWARDED_FOR).iter().map(HeaderValue::as_bytes).collect();
-    let value = if prior.is_empty() {
-        ip
-    } else {
-        let mut joined = prior.join(&b", "[..]);
-        joined.extend_from_slice(b", ");
-        joined.extend_from_slice(ip.as_bytes());
-        String::from_utf8_lossy(&joined).into_owned()
-    };
-    if let Ok(v) = HeaderValue::from_str(&value) {
-        headers.insert(X_FORWARDED_FOR, v);
+    use std::io::Write as _;
+    let mut value: Vec<u8> = Vec::with_capacity(64);
+    for (i, line) in headers.get_all(&X_FORWARDED_FOR_NAME).iter().enumerate() {
+        if i > 0 {
+            value.extend_from_slice(b", ");
+        }
+        value.extend_from_slice(line.as_bytes());
     }
-    if !(peer_trusted && headers.contains_key(X_FORWARDED_PROTO)) {
+    if !value.is_empty() {
+        value.extend_from_slice(b", ");
+    }
+    let _ = write!(value, "{}", peer.ip().to_canonical());
+    // Lines are joined as received; a line that is not UTF-8 is sent as
+    // U+FFFD (the lossy text Go's `Header.Values` join gives).
+    let value = match String::from_utf8(value) {
+        Ok(text) => text,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    };
+    if let Some(v) = header_value(value) {
+        headers.insert(X_FORWARDED_FOR_NAME, v);
+    }
+    if !(peer_trusted && headers.contains_key(&X_FORWARDED_PROTO)) {
         headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
     }
-    if !(peer_trusted && headers.contains_key(X_FORWARDED_HOST)) {
+    if !(peer_trusted && headers.contains_key(&X_FORWARDED_HOST)) {
         let host = headers
             .get(header::HOST)
             .cloned()
@@ -340,14 +422,14 @@ mod tests {
         let uri = Uri::from_static("/");
         let mut h = HeaderMap::new();
         forwarded_headers(&mut h, &uri, peer, false);
-        assert_eq!(h.get(X_FORWARDED_FOR).unwrap(), "192.0.2.7");
+        assert_eq!(h.get(&X_FORWARDED_FOR_NAME).unwrap(), "192.0.2.7");
         let mut h = HeaderMap::new();
-        h.append(X_FORWARDED_FOR, HeaderValue::from_static("203.0.113.7"));
-        h.append(X_FORWARDED_FOR, HeaderValue::from_static("10.0.0.2"));
+        h.append(X_FORWARDED_FOR_NAME.clone(), HeaderValue::from_static("203.0.113.7"));
+        h.append(X_FORWARDED_FOR_NAME.clone(), HeaderValue::from_static("10.0.0.2"));
         h.insert("x-forwarded-proto", HeaderValue::from_static("https"));
         h.insert("host", HeaderValue::from_static("app.example"));
         forwarded_headers(&mut h, &uri, "10.0.0.1:5000".parse().unwrap(), true);
-        assert_eq!(h.get(X_FORWARDED_FOR).unwrap(), "203.0.113.7, 10.0.0.2, 10.0.0.1");
+        assert_eq!(h.get(&X_FORWARDED_FOR_NAME).unwrap(), "203.0.113.7, 10.0.0.2, 10.0.0.1");
         assert_eq!(h.get("x-forwarded-proto").unwrap(), "https", "kept from a trusted peer");
         assert_eq!(h.get("x-forwarded-host").unwrap(), "app.example");
     }

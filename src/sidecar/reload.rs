@@ -69,7 +69,7 @@ fn reload(shared: &Shared, trigger: &str) {
                     );
                 }
             }
-            shared.active.store(Arc::new(Active::new(loaded)));
+            shared.active.store(Arc::new(Active::new(loaded, shared.workers)));
             shared.metrics.reload(true);
             tracing::info!(trigger, "{path}: config reloaded");
         }

@@ -205,8 +205,12 @@ fn build_musl(root: &Path) -> Result<PathBuf> {
         cmd::run(root, "rustup", &["target", "add", MUSL_TARGET], &[])
             .with_context(|| format!("cannot install the {MUSL_TARGET} target"))?;
     }
-    // No C is compiled for the CLI (no cc / *-sys crates): Rust's musl target
-    // brings its own libc and start files, the host `cc` links them; no musl-gcc.
+    // Rust's musl target brings its own libc and start files and the host `cc`
+    // links them; the one C dependency (mimalloc, the native global allocator)
+    // is compiled with `musl-gcc` from Debian's `musl-tools`.
+    if !crate::load::on_path("musl-gcc") {
+        crate::load::apt_install(&["musl-tools"]).context("musl-gcc is missing")?;
+    }
     cmd::run(root, "cargo", &["build", "--release", "--target", MUSL_TARGET, "--bin", "edgeguard"], &[])
         .with_context(|| format!("cannot build for {MUSL_TARGET}"))?;
     Ok(root.join("target").join(MUSL_TARGET).join("release/edgeguard"))
