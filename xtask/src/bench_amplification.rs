@@ -1,5 +1,5 @@
 //! `cargo xtask bench-amplification`: issue #13's memory-amplification case.
-//! wrk with 256 connections sends requests that each carry a ~1 MiB
+//! 256 keep-alive connections send requests that each carry a ~1 MiB
 //! `X-Forwarded-For` from a trusted proxy (loopback), through real Traefik:
 //! (a) on a route without EdgeGuard, (b) through EdgeGuard. EdgeGuard must
 //! answer 431 without copying the value into guest memory, so Traefik's peak
@@ -9,13 +9,12 @@
 
 use std::fmt::Write as _;
 use std::path::Path;
-use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 use serde_json::json;
 
 use crate::bench_traefik::Traefik;
-use crate::load::{ensure_wrk, free_port, peak_rss, wait_ready};
+use crate::load::{free_port, peak_rss, wait_ready};
 use crate::{echo, plugin, tools};
 
 /// Concurrent connections, as in the issue.
@@ -26,39 +25,121 @@ const CHAIN_BYTES: usize = 1_000_000;
 /// Allowed RSS over the route without EdgeGuard.
 const BOUND_MIB: u64 = 64;
 
-const LUA: &str = r#"-- A ~1 MiB X-Forwarded-For ending in a client; counts statuses.
-local threads = {}
-function setup(thread) table.insert(threads, thread) end
-function init(args)
-  local n = tonumber(args[1])
-  wrk.headers["X-Forwarded-For"] = string.rep("198.51.100.1, ", math.floor(n / 14)) .. "203.0.113.9"
-end
-c200, c431, cother = 0, 0, 0
-function response(status, headers, body)
-  if status == 200 then c200 = c200 + 1 elseif status == 431 then c431 = c431 + 1 else cother = cother + 1 end
-end
-function done(summary, latency, requests)
-  local a, b, c = 0, 0, 0
-  for _, t in ipairs(threads) do a = a + t:get("c200"); b = b + t:get("c431"); c = c + t:get("cother") end
-  io.write(string.format("COUNTS 200=%d 431=%d other=%d\n", a, b, c))
-end
-"#;
+/// Status counts from [`load`].
+#[derive(Debug, Default)]
+struct Counts {
+    ok: u64,
+    too_large: u64,
+    other: u64,
+    /// The `other` responses by status (0: unparsable).
+    other_statuses: std::collections::BTreeMap<u16, u64>,
+    errors: u64,
+}
+
+/// `connections` keep-alive clients sending `request` until `secs` pass.
+/// wrk cannot be used: it checks its request with an 80 KiB header limit.
+async fn load(port: u16, request: std::sync::Arc<Vec<u8>>, connections: u32, secs: u32) -> Counts {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(u64::from(secs));
+    let mut tasks = Vec::new();
+    for _ in 0..connections {
+        let request = request.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut counts = Counts::default();
+            let mut buf = vec![0u8; 64 * 1024];
+            'connect: while tokio::time::Instant::now() < deadline {
+                let Ok(mut stream) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else {
+                    counts.errors += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                };
+                while tokio::time::Instant::now() < deadline {
+                    if stream.write_all(&request).await.is_err() {
+                        counts.errors += 1;
+                        continue 'connect;
+                    }
+                    // Read one response: head, then Content-Length bytes of body.
+                    let mut have = Vec::new();
+                    let (status, body_len, head_len, chunked) = loop {
+                        match tokio::time::timeout(std::time::Duration::from_secs(10), stream.read(&mut buf))
+                            .await
+                        {
+                            Ok(Ok(n)) if n > 0 => have.extend_from_slice(&buf[..n]),
+                            _ => {
+                                counts.errors += 1;
+                                continue 'connect;
+                            }
+                        }
+                        if let Some(end) = have.windows(4).position(|w| w == b"\r\n\r\n") {
+                            let head = String::from_utf8_lossy(&have[..end]).to_ascii_lowercase();
+                            let status: u16 = head.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
+                            let len = head
+                                .lines()
+                                .find_map(|l| l.strip_prefix("content-length:"))
+                                .and_then(|v| v.trim().parse::<usize>().ok())
+                                .unwrap_or(0);
+                            let chunked = head.contains("transfer-encoding: chunked");
+                            break (status, len, end + 4, chunked);
+                        }
+                    };
+                    // A chunked body (Traefik's answer for a guest's response) ends with an empty chunk.
+                    let complete = |have: &[u8]| {
+                        if chunked {
+                            have[head_len..].ends_with(b"0\r\n\r\n")
+                        } else {
+                            have.len() >= head_len + body_len
+                        }
+                    };
+                    while !complete(&have) {
+                        match stream.read(&mut buf).await {
+                            Ok(n) if n > 0 => have.extend_from_slice(&buf[..n]),
+                            _ => break,
+                        }
+                    }
+                    match status {
+                        200 => counts.ok += 1,
+                        431 => counts.too_large += 1,
+                        s => {
+                            counts.other += 1;
+                            *counts.other_statuses.entry(s).or_default() += 1;
+                        }
+                    }
+                }
+            }
+            counts
+        }));
+    }
+    let mut total = Counts::default();
+    for task in tasks {
+        if let Ok(c) = task.await {
+            total.ok += c.ok;
+            total.too_large += c.too_large;
+            total.other += c.other;
+            for (status, n) in c.other_statuses {
+                *total.other_statuses.entry(status).or_default() += n;
+            }
+            total.errors += c.errors;
+        }
+    }
+    total
+}
 
 struct Measured {
     name: &'static str,
-    counts: String,
-    rps: String,
+    counts: Counts,
+    rps: f64,
     peak_mib: u64,
 }
 
 pub fn run(root: &Path) -> Result<()> {
-    let wrk = ensure_wrk()?;
     let traefik = tools::traefik(root, tools::TRAEFIK_VERSION)?;
     let plugin_dir = plugin::build(root)?;
     let out = root.join("target/bench");
     std::fs::create_dir_all(&out)?;
-    let lua = out.join("amplification.lua");
-    std::fs::write(&lua, LUA)?;
+    let chain = format!("{}203.0.113.9", "198.51.100.1, ".repeat(CHAIN_BYTES / 14));
+    let request = std::sync::Arc::new(
+        format!("GET / HTTP/1.1\r\nHost: bench\r\nX-Forwarded-For: {chain}\r\n\r\n").into_bytes(),
+    );
     let secs: u32 = std::env::var("BENCH_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(20);
 
     let rt = tokio::runtime::Runtime::new()?;
@@ -98,31 +179,15 @@ pub fn run(root: &Path) -> Result<()> {
         std::fs::write(dir.join("traefik.yml"), static_cfg.to_string())?;
         let mut child = Traefik::start(&traefik, &dir)?;
         wait_ready(port, &mut child.0)?;
-        let output = Command::new(&wrk)
-            .args(["-t2", &format!("-c{CONNECTIONS}"), &format!("-d{secs}s"), "-s"])
-            .arg(&lua)
-            .arg(format!("http://127.0.0.1:{port}/"))
-            .arg("--")
-            .arg(CHAIN_BYTES.to_string())
-            .output()
-            .context("running wrk")?;
+        let counts = rt.block_on(load(port, request.clone(), CONNECTIONS, secs));
         let peak_mib = peak_rss(child.0.id())? / 1024;
-        let text = String::from_utf8_lossy(&output.stdout);
-        let counts = text.lines().find(|l| l.starts_with("COUNTS")).map(str::to_string);
-        let Some(counts) = counts else {
-            bail!("unexpected wrk output:\n{text}\n{}", String::from_utf8_lossy(&output.stderr));
-        };
-        let rps = text.lines().find_map(|l| l.trim().strip_prefix("Requests/sec:")).unwrap_or("?").trim();
-        runs.push(Measured {
-            name,
-            counts: counts.trim_start_matches("COUNTS ").to_string(),
-            rps: rps.to_string(),
-            peak_mib,
-        });
+        let rps = (counts.ok + counts.too_large + counts.other) as f64 / f64::from(secs);
+        runs.push(Measured { name, counts, rps, peak_mib });
     }
 
     let (a, b) = (&runs[0], &runs[1]);
-    let statuses_ok = a.counts.contains("431=0") && b.counts.starts_with("200=0 ") && b.counts.ends_with("other=0");
+    let statuses_ok =
+        b.counts.too_large > 0 && b.counts.ok == 0 && b.counts.other == 0 && b.counts.errors == 0;
     let within = b.peak_mib <= a.peak_mib + BOUND_MIB;
     let mut md = String::new();
     writeln!(md, "# Memory amplification: {CONNECTIONS} connections × {CHAIN_BYTES}-byte X-Forwarded-For\n")?;
@@ -132,11 +197,23 @@ pub fn run(root: &Path) -> Result<()> {
          and every (b) response 431.\n",
         tools::TRAEFIK_VERSION
     )?;
-    writeln!(md, "| scenario | responses | req/s | Traefik peak RSS |")?;
-    writeln!(md, "|---|---|---|---|")?;
+    writeln!(md, "| scenario | 200 | 431 | other | connection errors | req/s | Traefik peak RSS |")?;
+    writeln!(md, "|---|---|---|---|---|---|---|")?;
     for r in &runs {
-        writeln!(md, "| {} | {} | {} | {} MiB |", r.name, r.counts, r.rps, r.peak_mib)?;
+        let c = &r.counts;
+        writeln!(
+            md,
+            "| {} | {} | {} | {} {:?} | {} | {:.0} | {} MiB |",
+            r.name, c.ok, c.too_large, c.other, c.other_statuses, c.errors, r.rps, r.peak_mib
+        )?;
     }
+    writeln!(
+        md,
+        "\n(a)'s backend (hyper, 400 KiB header buffer) itself answers such requests with 431; what \
+         counts there is the memory Traefik needs to carry them. Connection errors are reads that got \
+         no response within 10 s or a connection the server closed, counted and retried (a 2-core \
+         machine moving 256 MB of headers at a time); they carry no status."
+    )?;
     writeln!(
         md,
         "\n(b) − (a): {} MiB; verdict: {}",
