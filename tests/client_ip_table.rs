@@ -17,6 +17,19 @@ fn client_ip_table() {
     let mut names = HashSet::new();
     for case in &table.cases {
         assert!(names.insert(case.name.clone()), "duplicate case name {}", case.name);
+    }
+    // Every case runs; the failures are listed together at the end.
+    let failed: Vec<&str> = table
+        .cases
+        .iter()
+        .filter(|case| std::panic::catch_unwind(|| check(&table, case)).is_err())
+        .map(|case| case.name.as_str())
+        .collect();
+    assert!(failed.is_empty(), "{} of {} cases failed: {failed:?}", failed.len(), table.cases.len());
+}
+
+fn check(table: &cases::Table, case: &cases::Case) {
+    {
         let config = json!({ "clientIp": table.client_ip(case) });
         let pipeline = Pipeline::from_json(config.to_string().as_bytes())
             .unwrap_or_else(|e| panic!("{}: config refused: {e}", case.name));
@@ -41,7 +54,7 @@ fn client_ip_table() {
                 Decision::Respond(resp) => assert_eq!(resp.status, status, "{ctx}: {resp:?}"),
                 other => panic!("{ctx}: want a {status} answer, got {other:?}"),
             }
-            continue;
+            return;
         }
         let Decision::Forward(edits) = &outcome.decision else { panic!("{ctx}: not forwarded") };
         let mut upstream = req.clone();
