@@ -1,8 +1,18 @@
 //! Parsing one address as it appears in a forwarding chain or as the TCP peer.
 //!
-//! Accepted spellings (after trimming optional whitespace and one pair of
-//! RFC 7239 quotes): `192.0.2.1`, `192.0.2.1:8080`, `2001:db8::1`,
-//! `[2001:db8::1]`, `[2001:db8::1]:4711`, `fe80::1%eth0` (zone dropped).
+//! Three grammars, one parser ([`Grammar`]):
+//! - a chain element of `X-Forwarded-For` ([`parse_node`]): `192.0.2.1`,
+//!   `192.0.2.1:8080`, `2001:db8::1`, `[2001:db8::1]`, `[2001:db8::1]:4711`.
+//!   The header has no quoting syntax, so a quoted token (`"192.0.2.1"`) is
+//!   invalid, as are port `0`, obfuscated ports and zone ids (`fe80::1%eth0`,
+//!   `192.0.2.1%x`): nginx `realip`, Envoy and Go's `net.ParseIP` refuse them,
+//!   and a real proxy never writes them.
+//! - a `for=` node of RFC 7239 `Forwarded` ([`parse_forwarded_node`]): the
+//!   same plus one pair of quotes and obfuscated `_ports` (RFC 7239 §6).
+//! - the TCP peer as the host reports it ([`parse_peer`]): the same as
+//!   `X-Forwarded-For`, plus an IPv6 zone id (dropped), which Go reports for
+//!   link-local peers.
+//!
 //! IPv4-mapped IPv6 (`::ffff:192.0.2.1`) becomes the IPv4 address, so one
 //! trust rule and one output form cover both. IPv4 is parsed strictly by
 //! `std` (no leading zeros, no shorthand): `010.0.0.1` is invalid, unlike
@@ -36,18 +46,57 @@ impl fmt::Display for InvalidNode {
 /// Longest token worth parsing: a bracketed IPv6 with zone id and port fits well within it.
 const MAX_NODE_LEN: usize = 128;
 
-/// Parses one node. See the module docs for the accepted forms.
+/// Where a token comes from, which decides the spellings it may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Grammar {
+    XForwardedFor,
+    Forwarded,
+    Peer,
+}
+
+/// Parses one `X-Forwarded-For` element. See the module docs for the accepted forms.
 ///
 /// # Examples
 /// ```
 /// use edgeguard::addr::{parse_node, InvalidNode};
-/// assert_eq!(parse_node("\"[2001:db8::1]:4711\"").unwrap().to_string(), "2001:db8::1");
+/// assert_eq!(parse_node("[2001:db8::1]:4711").unwrap().to_string(), "2001:db8::1");
 /// assert_eq!(parse_node("::ffff:192.0.2.7").unwrap().to_string(), "192.0.2.7");
 /// assert_eq!(parse_node("unknown"), Err(InvalidNode::Unknown));
 /// assert_eq!(parse_node("010.0.0.1"), Err(InvalidNode::Malformed));
+/// assert_eq!(parse_node("\"192.0.2.7\""), Err(InvalidNode::Malformed));
+/// assert_eq!(parse_node("192.0.2.7:0"), Err(InvalidNode::Malformed));
 /// ```
 pub fn parse_node(token: &str) -> Result<IpAddr, InvalidNode> {
-    let token = unquote(token.trim());
+    parse(token, Grammar::XForwardedFor)
+}
+
+/// Parses one RFC 7239 `for=` value (quotes and obfuscated ports allowed).
+///
+/// # Examples
+/// ```
+/// use edgeguard::addr::{parse_forwarded_node, InvalidNode};
+/// assert_eq!(parse_forwarded_node("\"[2001:db8::1]:4711\"").unwrap().to_string(), "2001:db8::1");
+/// assert_eq!(parse_forwarded_node("\"\""), Err(InvalidNode::Malformed));
+/// ```
+pub fn parse_forwarded_node(token: &str) -> Result<IpAddr, InvalidNode> {
+    parse(token, Grammar::Forwarded)
+}
+
+/// Parses the TCP peer as a host reports it (`ip:port`, `[v6%zone]:port`, a bare IP).
+///
+/// # Examples
+/// ```
+/// use edgeguard::addr::parse_peer;
+/// assert_eq!(parse_peer("[fe80::1%eth0]:443").unwrap().to_string(), "fe80::1");
+/// assert!(parse_peer("192.0.2.1%eth0:443").is_err());
+/// ```
+pub fn parse_peer(token: &str) -> Result<IpAddr, InvalidNode> {
+    parse(token, Grammar::Peer)
+}
+
+fn parse(token: &str, grammar: Grammar) -> Result<IpAddr, InvalidNode> {
+    let token = token.trim_matches([' ', '\t']);
+    let token = if grammar == Grammar::Forwarded { unquote(token) } else { token };
     if token.len() > MAX_NODE_LEN {
         return Err(InvalidNode::Malformed);
     }
@@ -60,7 +109,7 @@ pub fn parse_node(token: &str) -> Result<IpAddr, InvalidNode> {
     let host = if let Some(rest) = token.strip_prefix('[') {
         let (host, after) = rest.split_once(']').ok_or(InvalidNode::Malformed)?;
         if !after.is_empty() {
-            check_port(after.strip_prefix(':').ok_or(InvalidNode::Malformed)?)?;
+            check_port(after.strip_prefix(':').ok_or(InvalidNode::Malformed)?, grammar)?;
         }
         if !host.contains(':') {
             return Err(InvalidNode::Malformed); // brackets are for IPv6 only
@@ -68,13 +117,18 @@ pub fn parse_node(token: &str) -> Result<IpAddr, InvalidNode> {
         host
     } else if let Some((host, port)) = token.split_once(':').filter(|(_, p)| !p.contains(':')) {
         // Exactly one colon: IPv4 with a port (ALB and others may append one).
-        check_port(port)?;
+        check_port(port, grammar)?;
         host
     } else {
         token
     };
-    let host = host.split_once('%').map_or(host, |(addr, _zone)| addr);
+    let (host, zone) = host.split_once('%').map_or((host, None), |(addr, zone)| (addr, Some(zone)));
     let ip: IpAddr = host.parse().map_err(|_| InvalidNode::Malformed)?;
+    // A zone id names an interface of the host that wrote it: meaningless in a
+    // chain, and on IPv4 not an address at all (`203.0.113.9%evil`).
+    if zone.is_some() && (grammar != Grammar::Peer || ip.is_ipv4() || zone == Some("")) {
+        return Err(InvalidNode::Malformed);
+    }
     Ok(canonical(ip))
 }
 
@@ -93,13 +147,17 @@ fn unquote(token: &str) -> &str {
     token.strip_prefix('"').and_then(|t| t.strip_suffix('"')).unwrap_or(token)
 }
 
-/// RFC 7239 `node-port`: 1–5 digits (≤ 65535) or an obfuscated `_port`.
-fn check_port(port: &str) -> Result<(), InvalidNode> {
-    let obfuscated = port.len() > 1
+/// A port: 1–65535 in decimal (nginx's `ngx_parse_addr_port` also takes
+/// leading zeros and refuses 0), or in `Forwarded` an obfuscated `_port`
+/// (RFC 7239 §6.3).
+fn check_port(port: &str, grammar: Grammar) -> Result<(), InvalidNode> {
+    let obfuscated = grammar == Grammar::Forwarded
+        && port.len() > 1
         && port.starts_with('_')
         && port[1..].bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-');
-    let numeric = (1..=5).contains(&port.len()) && port.bytes().all(|b| b.is_ascii_digit());
-    if obfuscated || (numeric && port.parse::<u32>().is_ok_and(|p| p <= 65535)) {
+    let digits = port.trim_start_matches('0');
+    let numeric = !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) && digits.len() <= 5;
+    if obfuscated || (numeric && digits.parse::<u32>().is_ok_and(|p| (1..=65535).contains(&p))) {
         Ok(())
     } else {
         Err(InvalidNode::Malformed)
@@ -112,47 +170,58 @@ mod tests {
 
     #[test]
     fn table() {
-        struct Case {
-            desc: &'static str,
-            input: &'static str,
-            want: Result<&'static str, InvalidNode>,
-        }
+        // (description, input, (X-Forwarded-For, Forwarded, peer) results).
         use InvalidNode::*;
+        const BAD: Result<&str, InvalidNode> = Err(Malformed);
+        let same = |want| (want, want, want);
         let cases = [
-            Case { desc: "ipv4", input: "192.0.2.1", want: Ok("192.0.2.1") },
-            Case { desc: "ipv4 spaces", input: "  192.0.2.1\t", want: Ok("192.0.2.1") },
-            Case { desc: "ipv4 port", input: "192.0.2.1:443", want: Ok("192.0.2.1") },
-            Case { desc: "ipv4 port max", input: "192.0.2.1:65535", want: Ok("192.0.2.1") },
-            Case { desc: "ipv4 port too big", input: "192.0.2.1:65536", want: Err(Malformed) },
-            Case { desc: "ipv4 empty port", input: "192.0.2.1:", want: Err(Malformed) },
-            Case { desc: "ipv4 obfuscated port", input: "192.0.2.1:_p1", want: Ok("192.0.2.1") },
-            Case { desc: "ipv4 leading zero", input: "192.0.02.1", want: Err(Malformed) },
-            Case { desc: "ipv4 short", input: "192.0.2", want: Err(Malformed) },
-            Case { desc: "ipv6", input: "2001:db8::1", want: Ok("2001:db8::1") },
-            Case { desc: "ipv6 brackets", input: "[2001:db8::1]", want: Ok("2001:db8::1") },
-            Case { desc: "ipv6 brackets port", input: "[2001:db8::1]:4711", want: Ok("2001:db8::1") },
-            Case { desc: "quoted ipv6 port", input: "\"[2001:db8::1]:4711\"", want: Ok("2001:db8::1") },
-            Case { desc: "ipv6 zone", input: "fe80::1%eth0", want: Ok("fe80::1") },
-            Case { desc: "ipv6 zone brackets", input: "[fe80::1%25eth0]:80", want: Ok("fe80::1") },
-            Case { desc: "ipv6 unclosed", input: "[2001:db8::1", want: Err(Malformed) },
-            Case { desc: "ipv6 junk after bracket", input: "[2001:db8::1]x", want: Err(Malformed) },
-            Case { desc: "ipv4 in brackets", input: "[192.0.2.1]", want: Err(Malformed) },
-            Case { desc: "mapped", input: "::ffff:192.0.2.9", want: Ok("192.0.2.9") },
-            Case { desc: "mapped brackets port", input: "[::ffff:c000:209]:1", want: Ok("192.0.2.9") },
-            Case { desc: "unknown", input: "unknown", want: Err(Unknown) },
-            Case { desc: "unknown upper", input: "UNKNOWN", want: Err(Unknown) },
-            Case { desc: "obfuscated", input: "_hidden", want: Err(Obfuscated) },
-            Case { desc: "garbage", input: "not-an-ip", want: Err(Malformed) },
-            Case { desc: "empty", input: "", want: Err(Malformed) },
-            Case {
-                desc: "overlong",
-                input: "1111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111",
-                want: Err(Malformed),
-            },
+            ("ipv4", "192.0.2.1", same(Ok("192.0.2.1"))),
+            ("ipv4 spaces", "  192.0.2.1\t", same(Ok("192.0.2.1"))),
+            ("ipv4 port", "192.0.2.1:443", same(Ok("192.0.2.1"))),
+            ("ipv4 port max", "192.0.2.1:65535", same(Ok("192.0.2.1"))),
+            ("ipv4 port leading zeros (nginx ngx_atoi)", "192.0.2.1:000080", same(Ok("192.0.2.1"))),
+            ("ipv4 port zero", "192.0.2.1:0", same(BAD)),
+            ("ipv4 port zeros", "192.0.2.1:000", same(BAD)),
+            ("ipv4 port too big", "192.0.2.1:65536", same(BAD)),
+            ("ipv4 port huge", "192.0.2.1:99999999999999999999", same(BAD)),
+            ("ipv4 empty port", "192.0.2.1:", same(BAD)),
+            ("ipv4 obfuscated port", "192.0.2.1:_p1", (BAD, Ok("192.0.2.1"), BAD)),
+            ("ipv4 leading zero", "192.0.02.1", same(BAD)),
+            ("ipv4 short", "192.0.2", same(BAD)),
+            ("ipv4 zone", "203.0.113.9%evil", same(BAD)),
+            ("ipv4 zone port", "203.0.113.9%evil:80", same(BAD)),
+            ("ipv6", "2001:db8::1", same(Ok("2001:db8::1"))),
+            ("ipv6 brackets", "[2001:db8::1]", same(Ok("2001:db8::1"))),
+            ("ipv6 brackets port", "[2001:db8::1]:4711", same(Ok("2001:db8::1"))),
+            ("ipv6 brackets port zero", "[2001:db8::1]:0", same(BAD)),
+            ("quoted ipv6 port", "\"[2001:db8::1]:4711\"", (BAD, Ok("2001:db8::1"), BAD)),
+            ("quoted ipv4", "\"192.0.2.1\"", (BAD, Ok("192.0.2.1"), BAD)),
+            ("empty quotes", "\"\"", same(BAD)),
+            ("ipv6 zone", "fe80::1%eth0", (BAD, BAD, Ok("fe80::1"))),
+            ("ipv6 zone brackets", "[fe80::1%25eth0]:80", (BAD, BAD, Ok("fe80::1"))),
+            ("ipv6 empty zone", "fe80::1%", same(BAD)),
+            ("ipv6 unclosed", "[2001:db8::1", same(BAD)),
+            ("ipv6 junk after bracket", "[2001:db8::1]x", same(BAD)),
+            ("ipv4 in brackets", "[192.0.2.1]", same(BAD)),
+            ("mapped", "::ffff:192.0.2.9", same(Ok("192.0.2.9"))),
+            ("mapped brackets port", "[::ffff:c000:209]:1", same(Ok("192.0.2.9"))),
+            ("unknown", "unknown", same(Err(Unknown))),
+            ("unknown upper", "UNKNOWN", same(Err(Unknown))),
+            ("obfuscated", "_hidden", same(Err(Obfuscated))),
+            ("garbage", "not-an-ip", same(BAD)),
+            ("empty", "", same(BAD)),
         ];
-        for c in cases {
-            let got = parse_node(c.input).map(|ip| ip.to_string());
-            assert_eq!(got.as_deref().map_err(|e| *e), c.want, "{}: parse_node({:?})", c.desc, c.input);
+        let overlong = "1".repeat(MAX_NODE_LEN + 1);
+        let cases = cases.into_iter().chain([("overlong", overlong.as_str(), same(BAD))]);
+        for (desc, input, (xff, fwd, peer)) in cases {
+            let show = |r: Result<IpAddr, InvalidNode>| r.map(|ip| ip.to_string());
+            for (grammar, got, want) in [
+                ("xff", show(parse_node(input)), xff),
+                ("forwarded", show(parse_forwarded_node(input)), fwd),
+                ("peer", show(parse_peer(input)), peer),
+            ] {
+                assert_eq!(got.as_deref().map_err(|e| *e), want, "{desc}: {grammar} {input:?}");
+            }
         }
     }
 }

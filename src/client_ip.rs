@@ -1,15 +1,18 @@
-//! The client-IP stage: reads the configured sources, detects the client and
-//! produces the header edits that carry it upstream.
+//! The client-IP stage: reads the one configured chain source from a trusted
+//! peer, detects the client and produces the header edits that carry it
+//! upstream. Removing client-sent copies of the headers it writes is
+//! [`crate::headers::ManagedHeaders`]' job, done between [`ClientIpStage::resolve`]
+//! and [`ClientIpStage::write`].
 
 use std::fmt::Write as _;
 use std::net::IpAddr;
 
-use crate::addr::parse_node;
+use crate::addr::{InvalidNode, parse_node, parse_peer};
 use crate::config::{ClientIpConfig, ForwardedForMode};
 use crate::error::ConfigError;
 use crate::forwarded::{Chain, Hop};
-use crate::headers;
-use crate::request::{HeaderEdit, RequestView};
+use crate::headers::{self, Arrival};
+use crate::request::{HeaderEdit, RequestView, TooLarge};
 use crate::resolve::{Detection, detect};
 use crate::trust::TrustedProxies;
 
@@ -18,12 +21,14 @@ const MAX_HOPS_LIMIT: usize = 1024;
 /// Largest accepted `maxHeaderBytes`.
 const MAX_HEADER_BYTES_LIMIT: usize = 64 * 1024;
 
-/// A header that can carry the chain.
+/// The header that carries the chain. Exactly one: a proxy appends to the
+/// header it writes and passes every other header through untouched, so a
+/// second source would be one the client writes (issue #13).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Source {
     Forwarded,
     XForwardedFor,
-    /// A single-address header such as `X-Real-IP`.
+    /// A single-address header such as `X-Real-IP` or `CF-Connecting-IP`.
     Single(&'static str),
 }
 
@@ -46,19 +51,49 @@ impl Source {
             Self::Single(name) => name,
         }
     }
+
+    fn chain(self, lines: &[Vec<u8>]) -> Chain {
+        match self {
+            Self::Forwarded => Chain::from_forwarded(lines),
+            Self::XForwardedFor => Chain::from_xff(lines),
+            Self::Single(_) => single(lines),
+        }
+    }
 }
 
-/// The client as later stages (maintenance bypass, geo) see it.
+/// The client as later stages (maintenance bypass, geo, signing) see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientIdentity {
-    /// The resolved client; `None` only if the host gave an unparsable peer.
+    /// The client, when the trusted proxies named one. `None` means unknown:
+    /// no geo, no CIDR bypass, not vouched for by the signature.
     pub client: Option<IpAddr>,
+    /// What the client-IP header carries: the client, or when it is unknown
+    /// nginx `realip`'s answer (the nearest trusted hop). `None` only when
+    /// the host gave an unparsable peer.
+    pub address: Option<IpAddr>,
     /// The detection details, when the peer was usable.
     pub detection: Option<Detection>,
-    /// The header the client came from, if any.
+    /// The header the chain came from, if one was read.
     pub source: Option<&'static str>,
     /// One line saying how the client was chosen.
     pub trace: String,
+}
+
+impl ClientIdentity {
+    /// Whether the TCP peer is a trusted proxy.
+    pub fn peer_trusted(&self) -> bool {
+        self.detection.is_some_and(|d| d.peer_trusted)
+    }
+}
+
+/// What [`ClientIpStage::resolve`] read, kept for [`ClientIpStage::write`].
+#[derive(Debug, Clone)]
+pub struct Resolution {
+    /// Who the client is.
+    pub identity: ClientIdentity,
+    chain: Chain,
+    /// `X-Forwarded-For` as received, read only from a trusted peer.
+    xff_lines: Vec<Vec<u8>>,
 }
 
 /// The validated `clientIp` section.
@@ -66,14 +101,13 @@ pub struct ClientIdentity {
 pub struct ClientIpStage {
     trusted: TrustedProxies,
     max_hops: usize,
-    sources: Vec<Source>,
+    source: Source,
     max_header_bytes: usize,
     header: String,
     forwarded_for: ForwardedForMode,
     preserve_original_as: String,
     forwarded: bool,
     trace_header: String,
-    strip: Vec<String>,
 }
 
 impl ClientIpStage {
@@ -90,20 +124,23 @@ impl ClientIpStage {
                 format!("must be between 64 and {MAX_HEADER_BYTES_LIMIT}, got {}", cfg.max_header_bytes);
             return Err(ConfigError::invalid("clientIp.maxHeaderBytes", reason));
         }
-        let mut sources = Vec::new();
-        for (i, name) in cfg.sources.iter().enumerate() {
-            let path = format!("clientIp.sources[{i}]");
-            let source = Source::parse(name).ok_or_else(|| {
+        let source = match cfg.sources.as_slice() {
+            [] => Source::XForwardedFor,
+            [name] => Source::parse(name).ok_or_else(|| {
                 let reason = format!(
-                    "`{name}` is not a supported source (Forwarded, X-Forwarded-For, X-Real-IP, CF-Connecting-IP, True-Client-IP)"
+                    "`{name}` is not a supported source (X-Forwarded-For, Forwarded, X-Real-IP, CF-Connecting-IP, True-Client-IP)"
                 );
-                ConfigError::invalid(&path, reason)
-            })?;
-            if sources.contains(&source) {
-                return Err(ConfigError::invalid(path, format!("`{name}` is listed twice")));
+                ConfigError::invalid("clientIp.sources[0]", reason)
+            })?,
+            [first, second, ..] => {
+                let reason = format!(
+                    "only one chain source can be listed, `{first}` is already `clientIp.sources[0]`: the proxy \
+                     in front writes one header and passes every other through from the client, so `{second}` \
+                     would let clients choose their IP (see docs/client-ip.md, \"Threat model\")"
+                );
+                return Err(ConfigError::invalid("clientIp.sources[1]", reason));
             }
-            sources.push(source);
-        }
+        };
         for (path, name) in [
             ("clientIp.header", &cfg.header),
             ("clientIp.preserveOriginalAs", &cfg.preserve_original_as),
@@ -115,129 +152,155 @@ impl ClientIpStage {
             headers::check_name(name, false)
                 .map_err(|reason| ConfigError::invalid(format_args!("clientIp.stripHeaders[{i}]"), reason))?;
         }
-        let mut strip: Vec<String> = headers::SPOOFABLE.iter().map(|s| s.to_string()).collect();
-        strip.extend(cfg.strip_headers.iter().cloned());
-        if !cfg.header.is_empty() {
-            strip.push(cfg.header.clone());
-        }
-        let strip = headers::with_underscore_aliases(strip);
         Ok(Self {
             trusted,
             max_hops: cfg.max_hops,
-            sources,
+            source,
             max_header_bytes: cfg.max_header_bytes,
             header: cfg.header.clone(),
             forwarded_for: cfg.forwarded_for,
             preserve_original_as: cfg.preserve_original_as.clone(),
             forwarded: cfg.forwarded,
             trace_header: cfg.trace_header.clone(),
-            strip,
         })
     }
 
-    /// Resolves the client and appends the header edits for it.
-    /// With `explain` the trace line is always built (for `edgeguard explain`
-    /// and tests); otherwise only when `traceHeader` asks for it, so the
-    /// plugin's hot path formats nothing it does not send.
-    pub fn run(&self, req: &impl RequestView, edits: &mut Vec<HeaderEdit>, explain: bool) -> ClientIdentity {
-        let want_trace = explain || !self.trace_header.is_empty();
-        let peer = parse_node(&req.peer()).ok();
-        let peer_trusted = peer.is_some_and(|p| self.trusted.contains(p));
-        if !peer_trusted {
-            headers::remove_present(req, &self.strip, edits);
-        }
-        let xff_lines = req.header_values(headers::X_FORWARDED_FOR);
-        let Some(peer) = peer else {
-            if !self.header.is_empty() {
-                edits.push(HeaderEdit::Remove(self.header.clone()));
-            }
-            let trace = format!("peer={:?} unparsable; no client", req.peer());
-            self.push_trace(&trace, edits);
-            return ClientIdentity { client: None, detection: None, source: None, trace };
+    /// The names this stage manages, for [`crate::headers::ManagedHeaders`]:
+    /// its outputs and strip list are removed from every peer; the chain
+    /// source and `X-Forwarded-For` survive from a trusted peer (and
+    /// `X-Forwarded-For` from any peer with `forwardedFor: off`).
+    pub fn managed_names<'a>(
+        &'a self,
+        cfg: &'a ClientIpConfig,
+    ) -> impl Iterator<Item = (&'a str, Arrival)> + 'a {
+        let xff = if self.forwarded_for == ForwardedForMode::Off {
+            Arrival::Kept
+        } else {
+            Arrival::KeptFromTrusted
         };
+        headers::IDENTITY
+            .iter()
+            .copied()
+            .chain([self.header.as_str(), &self.preserve_original_as, &self.trace_header])
+            .chain(cfg.strip_headers.iter().map(String::as_str))
+            .map(|n| (n, Arrival::Removed))
+            .chain([(headers::X_FORWARDED_FOR, xff), (self.source.name(), Arrival::KeptFromTrusted)])
+    }
 
-        let chosen = if peer_trusted { self.first_present(req, None) } else { None };
-        let (source, chain) = chosen.map_or((None, Chain::default()), |(s, c)| (Some(s), c));
+    /// The headers this stage can set, for signing.
+    pub fn settable(&self) -> impl Iterator<Item = &str> {
+        [self.header.as_str(), &self.preserve_original_as, &self.trace_header]
+            .into_iter()
+            .chain(self.forwarded.then_some(headers::FORWARDED))
+            .filter(|n| !n.is_empty())
+    }
+
+    /// The client-IP output header (`clientIp.header`); empty when disabled.
+    pub fn header(&self) -> &str {
+        &self.header
+    }
+
+    /// `clientIp.maxHeaderBytes`: forwarding headers above it are refused.
+    pub fn max_header_bytes(&self) -> usize {
+        self.max_header_bytes
+    }
+
+    /// Resolves the client. A forwarding header that must be read and is
+    /// over `maxHeaderBytes` is refused unread (the caller answers 431): a
+    /// chain cut or ignored would be read from the wrong end. With `explain`
+    /// the trace line is always built (for `edgeguard explain` and tests);
+    /// otherwise only when `traceHeader` asks for it.
+    pub fn resolve(&self, req: &impl RequestView, explain: bool) -> Result<Resolution, TooLarge> {
+        let want_trace = explain || !self.trace_header.is_empty();
+        let Ok(peer) = parse_peer(&req.peer()) else {
+            let trace = format!("peer={:?} unparsable; client=unknown", req.peer());
+            let identity =
+                ClientIdentity { client: None, address: None, detection: None, source: None, trace };
+            return Ok(Resolution { identity, chain: Chain::default(), xff_lines: Vec::new() });
+        };
+        let peer_trusted = self.trusted.contains(peer);
+        let (mut chain, mut xff_lines, mut source) = (Chain::default(), Vec::new(), None);
+        if peer_trusted {
+            let lines = req.header_values_within(self.source.name(), self.max_header_bytes)?;
+            if !lines.iter().all(|l| l.trim_ascii().is_empty()) {
+                chain = self.source.chain(&lines);
+                source = Some(self.source);
+            } else if !lines.is_empty() {
+                // Present but empty: the proxy wrote nothing we can read.
+                chain = Chain { hops: vec![Err(InvalidNode::Malformed)] };
+                source = Some(self.source);
+            }
+            if self.source == Source::XForwardedFor {
+                xff_lines = lines;
+            } else if self.forwarded_for != ForwardedForMode::Off || !self.preserve_original_as.is_empty() {
+                xff_lines = req.header_values_within(headers::X_FORWARDED_FOR, self.max_header_bytes)?;
+            }
+        }
         let detection = detect(peer, &chain.hops, &self.trusted, self.max_hops);
-        let client = detection.client;
-
+        let client = detection.client();
         let mut trace = String::new();
         if want_trace {
-            trace = format!(
-                "peer={peer} {}; source={}; hops={}; skipped={}; client={client}; stop={}",
+            let _ = write!(
+                trace,
+                "peer={peer} {}; source={}; hops={}; skipped={}; ",
                 if peer_trusted { "trusted" } else { "untrusted" },
                 source.map_or("none", Source::name),
                 chain.hops.len(),
                 detection.skipped,
-                detection.stop,
             );
-        }
-        if let Some(first) = source.filter(|_| want_trace) {
-            if let Some((other, other_chain)) = self.first_present(req, Some(first)) {
-                let other_client = detect(peer, &other_chain.hops, &self.trusted, self.max_hops).client;
-                if other_client != client {
+            match client {
+                Some(client) => {
+                    let _ = write!(trace, "client={client}; stop={}", detection.stop);
+                }
+                None => {
                     let _ = write!(
                         trace,
-                        "; disagree={} says {other_client}, {} wins",
-                        other.name(),
-                        first.name()
+                        "client=unknown; address={}; stop={}",
+                        detection.address, detection.stop
                     );
                 }
             }
         }
-
-        if !self.header.is_empty() {
-            edits.push(HeaderEdit::Set(self.header.clone(), client.to_string()));
-        }
-        self.forwarded_for_edit(&xff_lines, &chain, &detection, source, edits);
-        if !self.preserve_original_as.is_empty() && !xff_lines.is_empty() {
-            edits.push(HeaderEdit::Set(self.preserve_original_as.clone(), join_lines(&xff_lines)));
-        }
-        if self.forwarded {
-            let hops: Vec<IpAddr> = match detection.index {
-                Some(i) => valid(&chain.hops[i..]).collect(),
-                None => vec![client],
-            };
-            edits.push(HeaderEdit::Set(headers::FORWARDED.into(), forwarded_value(&hops)));
-        }
-        self.push_trace(&trace, edits);
-        ClientIdentity {
-            client: Some(client),
+        let identity = ClientIdentity {
+            client,
+            address: Some(detection.address),
             detection: Some(detection),
             source: source.map(Source::name),
             trace,
+        };
+        Ok(Resolution { identity, chain, xff_lines })
+    }
+
+    /// Appends the header edits for a resolution: the client-IP header, the
+    /// rewritten chain, the preserved original and the trace.
+    pub fn write(&self, r: &Resolution, edits: &mut Vec<HeaderEdit>) {
+        let Some(detection) = r.identity.detection else {
+            self.push_trace(&r.identity.trace, edits);
+            return;
+        };
+        if !self.header.is_empty() {
+            edits.push(HeaderEdit::Set(self.header.clone(), detection.address.to_string()));
         }
-    }
-
-    /// The first configured source present on the request, skipping `after` and those before it.
-    fn first_present(&self, req: &impl RequestView, after: Option<Source>) -> Option<(Source, Chain)> {
-        let start = after.and_then(|a| self.sources.iter().position(|s| *s == a)).map_or(0, |p| p + 1);
-        self.sources[start..].iter().find_map(|&source| {
-            let lines = req.header_values(source.name());
-            if lines.iter().all(|l| l.trim_ascii().is_empty()) {
-                return None;
+        // From an untrusted peer nothing it sent is a chain: the strip
+        // already removed `X-Forwarded-For` (unless `off`), and the proxy
+        // appends the peer afterwards.
+        if detection.peer_trusted {
+            self.forwarded_for_edit(r, &detection, edits);
+            if !self.preserve_original_as.is_empty() && !r.xff_lines.is_empty() {
+                edits.push(HeaderEdit::Set(self.preserve_original_as.clone(), join_lines(&r.xff_lines)));
             }
-            let chain = if lines.iter().map(Vec::len).sum::<usize>() > self.max_header_bytes {
-                Chain { hops: vec![Err(crate::addr::InvalidNode::Malformed)] }
-            } else {
-                match source {
-                    Source::Forwarded => Chain::from_forwarded(&lines),
-                    Source::XForwardedFor => Chain::from_xff(&lines),
-                    Source::Single(_) => single(&lines),
-                }
+        }
+        if self.forwarded {
+            let hops: Vec<IpAddr> = match detection.index {
+                Some(i) => valid(&r.chain.hops[i..]).collect(),
+                None => vec![detection.address],
             };
-            Some((source, chain))
-        })
+            edits.push(HeaderEdit::Set(headers::FORWARDED.into(), forwarded_value(&hops)));
+        }
+        self.push_trace(&r.identity.trace, edits);
     }
 
-    fn forwarded_for_edit(
-        &self,
-        xff_lines: &[Vec<u8>],
-        chain: &Chain,
-        d: &Detection,
-        source: Option<Source>,
-        edits: &mut Vec<HeaderEdit>,
-    ) {
+    fn forwarded_for_edit(&self, r: &Resolution, d: &Detection, edits: &mut Vec<HeaderEdit>) {
         let name = headers::X_FORWARDED_FOR;
         let set_or_remove = |hops: Vec<IpAddr>, edits: &mut Vec<HeaderEdit>| {
             if hops.is_empty() {
@@ -246,28 +309,26 @@ impl ClientIpStage {
                 edits.push(HeaderEdit::Set(name.into(), join_addrs(&hops)));
             }
         };
+        let from_xff = self.source == Source::XForwardedFor;
         match self.forwarded_for {
             ForwardedForMode::Off => {}
-            ForwardedForMode::Normalize if xff_lines.is_empty() => {}
+            ForwardedForMode::Normalize if r.xff_lines.is_empty() => {}
             ForwardedForMode::Normalize => {
-                let total: usize = xff_lines.iter().map(Vec::len).sum();
-                let hops: Vec<IpAddr> = if total > self.max_header_bytes {
-                    Vec::new()
-                } else if source == Some(Source::XForwardedFor) {
-                    valid(&chain.hops).collect()
+                let hops: Vec<IpAddr> = if from_xff {
+                    valid(&r.chain.hops).collect()
                 } else {
-                    valid(&Chain::from_xff(xff_lines).hops).collect()
+                    valid(&Chain::from_xff(&r.xff_lines).hops).collect()
                 };
                 // Already canonical (the common case): leave it, saving a host call.
                 let canonical = join_addrs(&hops);
-                if !(xff_lines.len() == 1 && xff_lines[0] == canonical.as_bytes()) {
+                if !(r.xff_lines.len() == 1 && r.xff_lines[0] == canonical.as_bytes()) {
                     set_or_remove(hops, edits);
                 }
             }
             ForwardedForMode::Trusted => {
-                set_or_remove(d.index.map_or_else(Vec::new, |i| valid(&chain.hops[i..]).collect()), edits)
+                set_or_remove(d.index.map_or_else(Vec::new, |i| valid(&r.chain.hops[i..]).collect()), edits)
             }
-            ForwardedForMode::Client => set_or_remove(d.index.map(|_| d.client).into_iter().collect(), edits),
+            ForwardedForMode::Client => set_or_remove(d.index.and(d.client()).into_iter().collect(), edits),
         }
     }
 
@@ -304,9 +365,9 @@ fn join_lines(lines: &[Vec<u8>]) -> String {
 fn single(lines: &[Vec<u8>]) -> Chain {
     let hop: Hop = match lines {
         [line] if !line.contains(&b',') => {
-            std::str::from_utf8(line).map_err(|_| crate::addr::InvalidNode::Malformed).and_then(parse_node)
+            std::str::from_utf8(line).map_err(|_| InvalidNode::Malformed).and_then(parse_node)
         }
-        _ => Err(crate::addr::InvalidNode::Malformed),
+        _ => Err(InvalidNode::Malformed),
     };
     Chain { hops: vec![hop] }
 }

@@ -7,14 +7,15 @@
 //! chain as an invalid hop, because the resolver must stop there.
 //!
 //! Quoting: `X-Forwarded-For` has no quoted-string syntax, so it is split on
-//! every comma (as nginx and Envoy do). `Forwarded` values may be quoted, so
+//! every comma and space, exactly where nginx `realip` splits it
+//! (`ngx_http_get_forwarded_addr_internal`); a quoted token is an invalid hop. `Forwarded` values may be quoted, so
 //! its commas inside quotes do not split, except on a line whose quotes do
 //! not balance: a client could otherwise open a quote and swallow the
 //! elements its proxies append after it.
 
 use std::net::IpAddr;
 
-use crate::addr::{InvalidNode, parse_node};
+use crate::addr::{InvalidNode, parse_forwarded_node, parse_node};
 
 /// One element of a forwarding chain.
 pub type Hop = Result<IpAddr, InvalidNode>;
@@ -32,7 +33,7 @@ impl Chain {
         self.hops.is_empty()
     }
 
-    /// Parses `X-Forwarded-For` lines: comma-separated nodes.
+    /// Parses `X-Forwarded-For` lines: nodes separated by commas and spaces.
     ///
     /// # Examples
     /// ```
@@ -44,7 +45,9 @@ impl Chain {
     pub fn from_xff<V: AsRef<[u8]>>(lines: &[V]) -> Self {
         let hops = lines
             .iter()
-            .flat_map(|line| split_list(line.as_ref(), false))
+            .flat_map(|line| {
+                line.as_ref().split(|&b| b == b',' || b == b' ').map(trim).filter(|e| !e.is_empty())
+            })
             .map(|elem| std::str::from_utf8(elem).map_err(|_| InvalidNode::Malformed).and_then(parse_node))
             .collect();
         Self { hops }
@@ -86,7 +89,7 @@ fn forwarded_for(element: &[u8]) -> Hop {
         }
     }
     let value = found.ok_or(InvalidNode::Malformed)?;
-    std::str::from_utf8(value).map_err(|_| InvalidNode::Malformed).and_then(parse_node)
+    std::str::from_utf8(value).map_err(|_| InvalidNode::Malformed).and_then(parse_forwarded_node)
 }
 
 /// Splits a comma list (honouring quoted strings if `quoted`) and drops empty elements.
@@ -170,6 +173,13 @@ mod tests {
             ("empty elements skipped", &[",192.0.2.1,, ,10.0.0.1,"], &["192.0.2.1", "10.0.0.1"]),
             ("ports", &["192.0.2.1:5000, [2001:db8::2]:80"], &["192.0.2.1", "2001:db8::2"]),
             (
+                "spaces separate like nginx",
+                &["192.0.2.1 10.0.0.1  ,10.0.0.2"],
+                &["192.0.2.1", "10.0.0.1", "10.0.0.2"],
+            ),
+            ("quoted token invalid", &["\"192.0.2.1\", 10.0.0.1"], &["!malformed", "10.0.0.1"]),
+            ("port zero invalid", &["192.0.2.1:0"], &["!malformed"]),
+            (
                 "garbage kept as invalid",
                 &["192.0.2.1, bogus, unknown, _x"],
                 &["192.0.2.1", "!malformed", "!unknown", "!obfuscated"],
@@ -189,6 +199,7 @@ mod tests {
             ("params and case", "For=192.0.2.60;proto=http;by=203.0.113.43", &["192.0.2.60"]),
             ("quoted v6 port", "for=\"[2001:db8:cafe::17]:4711\"", &["2001:db8:cafe::17"]),
             ("unknown", "for=unknown, for=192.0.2.1", &["!unknown", "192.0.2.1"]),
+            ("empty for", "for=\"\", for=", &["!malformed", "!malformed"]),
             ("obfuscated", "for=_hidden, for=\"_SEVKISEK\"", &["!obfuscated", "!obfuscated"]),
             ("element without for", "proto=https, for=192.0.2.1", &["!malformed", "192.0.2.1"]),
             ("duplicate for", "for=192.0.2.1;for=192.0.2.2", &["!malformed"]),

@@ -13,33 +13,135 @@ pub const CF_CONNECTING_IP: &str = "CF-Connecting-IP";
 /// Akamai/Cloudflare Enterprise single-address client header.
 pub const TRUE_CLIENT_IP: &str = "True-Client-IP";
 
+/// The conventional name of `geo.dbInfoHeader` (off by default): a client's
+/// copy is removed even when EdgeGuard does not set it.
+pub const X_GEO_DB: &str = "X-Geo-DB";
+
 /// EdgeGuard's signature over the identity headers (`signing`); always
 /// removed from what clients send.
 pub const X_EDGEGUARD_SIGNATURE: &str = "X-EdgeGuard-Signature";
 
-/// Client-identity headers removed when the TCP peer is not trusted, so that
-/// nothing a client sends directly can look like it came from a proxy.
-pub const SPOOFABLE: &[&str] =
-    &[X_REAL_IP, "X-Client-IP", TRUE_CLIENT_IP, CF_CONNECTING_IP, FORWARDED, "X-Original-Forwarded-For"];
+/// Client-identity headers only EdgeGuard sets: removed from every request
+/// (in every spelling, see [`ManagedHeaders`]), whoever the peer.
+pub const IDENTITY: &[&str] = &[
+    X_REAL_IP,
+    "X-Client-IP",
+    TRUE_CLIENT_IP,
+    CF_CONNECTING_IP,
+    FORWARDED,
+    "X-Original-Forwarded-For",
+    "X-EdgeGuard-Trace",
+];
 
-/// Pushes a removal for each of `names` present on `req`. Strip lists are long
-/// (every owned header and its `_` spelling) and almost always absent, so
-/// absent names cost no edit, no allocation and no host call.
-pub fn remove_present(req: &impl RequestView, names: &[String], edits: &mut Vec<HeaderEdit>) {
-    edits.extend(names.iter().filter(|n| req.has_header(n)).map(|n| HeaderEdit::Remove(n.clone())));
+/// What happens to the exact spelling of a managed name when it arrives.
+/// Any other spelling (`X_Real-IP`, `X.Real.IP`) is always removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Arrival {
+    /// Only EdgeGuard sets it: removed from every peer.
+    Removed,
+    /// The chain a trusted proxy wrote: kept from a trusted peer (the
+    /// client-IP stage reads and rewrites it), removed from any other.
+    KeptFromTrusted,
+    /// Left to the client-IP stage from every peer (`X-Forwarded-For` with
+    /// `forwardedFor: off`).
+    Kept,
 }
 
-/// `names` plus the `_` spelling of each (`X_Real_IP` for `X-Real-IP`),
-/// deduplicated case-insensitively. Stacks that map header names to variables
-/// (CGI, WSGI, PHP, nginx) read `X_Real_IP` as `X-Real-IP`, so a header
-/// EdgeGuard owns must be removed under both spellings.
-pub fn with_underscore_aliases(mut names: Vec<String>) -> Vec<String> {
-    let aliases: Vec<String> =
-        names.iter().filter(|n| n.contains('-')).map(|n| n.replace('-', "_")).collect();
-    names.extend(aliases);
-    names.sort_by_key(|n| n.to_ascii_lowercase());
-    names.dedup_by(|a, b| a.eq_ignore_ascii_case(b));
-    names
+/// Every header name EdgeGuard manages, normalised once at init: ASCII
+/// lower case with `_` and `.` read as `-`, the way CGI, WSGI, PHP and
+/// nginx variables fold names (`X_Real.IP` reaches a backend as
+/// `X-Real-IP`). [`ManagedHeaders::strip`] makes one pass over the names a
+/// request carries and asks of each "is this one of mine?", as Traefik's
+/// `isManagedXHeader` does, instead of asking the host about every name.
+///
+/// # Examples
+/// ```
+/// use edgeguard::headers::{Arrival, ManagedHeaders};
+/// use edgeguard::{HeaderEdit, OwnedRequest};
+/// let managed = ManagedHeaders::new([("X-Real-IP", Arrival::Removed), ("X-Forwarded-For", Arrival::KeptFromTrusted)]);
+/// let req = OwnedRequest::new("192.0.2.1:1").header("x.real_IP", "6.6.6.6").header("X-Forwarded-For", "6.6.6.6");
+/// let mut edits = Vec::new();
+/// managed.strip(&req, true, &mut edits);
+/// assert_eq!(edits, [HeaderEdit::Remove("x.real_IP".into())]);
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct ManagedHeaders {
+    /// Normalised names, sorted, each with what its exact spelling gets.
+    names: Vec<(Box<[u8]>, Arrival)>,
+}
+
+impl ManagedHeaders {
+    /// Builds the set. A name listed twice keeps the most permissive arrival
+    /// (the chain source a trusted proxy writes must survive the strip).
+    pub fn new<'a>(names: impl IntoIterator<Item = (&'a str, Arrival)>) -> Self {
+        let mut out: Vec<(Box<[u8]>, Arrival)> = Vec::new();
+        for (name, arrival) in names {
+            if name.is_empty() {
+                continue;
+            }
+            let key: Box<[u8]> = name.bytes().map(normalise).collect();
+            match out.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, kept)) => *kept = (*kept).max_permissive(arrival),
+                None => out.push((key, arrival)),
+            }
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Self { names: out }
+    }
+
+    /// What a request header `name` is to EdgeGuard, if it manages it.
+    pub fn lookup(&self, name: &[u8]) -> Option<Arrival> {
+        let i = self
+            .names
+            .binary_search_by(|(key, _)| key.iter().copied().cmp(name.iter().map(|&b| normalise(b))));
+        i.ok().map(|i| self.names[i].1)
+    }
+
+    /// Pushes a removal of every managed header on `req` that must not reach
+    /// the backend, under the spelling it arrived with.
+    pub fn strip(&self, req: &impl RequestView, peer_trusted: bool, edits: &mut Vec<HeaderEdit>) {
+        req.visit_header_names(&mut |name| {
+            let Some(arrival) = self.lookup(name.as_bytes()) else { return };
+            let exact = !name.bytes().any(|b| b == b'_' || b == b'.');
+            let keep = exact
+                && match arrival {
+                    Arrival::Removed => false,
+                    Arrival::KeptFromTrusted => peer_trusted,
+                    Arrival::Kept => true,
+                };
+            if !keep {
+                edits.push(HeaderEdit::Remove(name.to_string()));
+            }
+        });
+    }
+
+    /// Number of distinct managed names.
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    /// True when nothing is managed.
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+}
+
+impl Arrival {
+    const fn max_permissive(self, other: Self) -> Self {
+        match (self, other) {
+            (Self::Kept, _) | (_, Self::Kept) => Self::Kept,
+            (Self::KeptFromTrusted, _) | (_, Self::KeptFromTrusted) => Self::KeptFromTrusted,
+            _ => Self::Removed,
+        }
+    }
+}
+
+/// One byte of a name as backends fold it.
+const fn normalise(b: u8) -> u8 {
+    match b {
+        b'_' | b'.' => b'-',
+        b => b.to_ascii_lowercase(),
+    }
 }
 
 /// Checks a configured header name: an RFC 9110 token. `allow_empty` is for
@@ -57,9 +159,50 @@ mod tests {
     use super::*;
 
     #[test]
-    fn underscore_aliases() {
-        let names = with_underscore_aliases(vec!["X-Real-IP".into(), "x-real-ip".into(), "Forwarded".into()]);
-        assert_eq!(names, ["Forwarded", "X-Real-IP", "X_Real_IP"]);
+    fn aliases_are_one_name() {
+        let managed = ManagedHeaders::new([
+            ("X-Real-IP", Arrival::Removed),
+            ("x-real-ip", Arrival::Removed),
+            ("X-Forwarded-For", Arrival::KeptFromTrusted),
+            ("X-Geo-Country", Arrival::Removed),
+        ]);
+        assert_eq!(managed.len(), 3);
+        let cases: &[(&str, Option<Arrival>)] = &[
+            ("X-Real-IP", Some(Arrival::Removed)),
+            ("X_Real.ip", Some(Arrival::Removed)),
+            ("x.real.ip", Some(Arrival::Removed)),
+            ("X_FORWARDED_FOR", Some(Arrival::KeptFromTrusted)),
+            ("x-geo_country", Some(Arrival::Removed)),
+            ("X-Real-IPs", None),
+            ("X-Real", None),
+            ("XReal-IP", None),
+            ("", None),
+        ];
+        for (name, want) in cases {
+            assert_eq!(managed.lookup(name.as_bytes()), *want, "{name}");
+        }
+    }
+
+    #[test]
+    fn strip_keeps_exact_chain_from_trusted_only() {
+        use crate::request::OwnedRequest;
+        let managed = ManagedHeaders::new([
+            ("X-Forwarded-For", Arrival::KeptFromTrusted),
+            ("X-Real-IP", Arrival::Removed),
+        ]);
+        let req = OwnedRequest::new("192.0.2.1:1")
+            .header("X-Forwarded-For", "a")
+            .header("X_Forwarded_For", "b")
+            .header("X-Real-IP", "c")
+            .header("Accept", "d");
+        let removed = |trusted| {
+            let mut edits = Vec::new();
+            managed.strip(&req, trusted, &mut edits);
+            edits
+        };
+        let rm = |n: &str| HeaderEdit::Remove(n.into());
+        assert_eq!(removed(true), [rm("X_Forwarded_For"), rm("X-Real-IP")]);
+        assert_eq!(removed(false), [rm("X-Forwarded-For"), rm("X_Forwarded_For"), rm("X-Real-IP")]);
     }
 
     #[test]

@@ -3,20 +3,30 @@
 //! once from a validated config; `handle` never panics on request data.
 
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::client_ip::{ClientIdentity, ClientIpStage};
 use crate::config::Config;
 use crate::error::ConfigError;
 use crate::geo::{GeoStage, GeoStatus};
-use crate::log::{Log, StderrLog};
+use crate::headers::{Arrival, ManagedHeaders};
+use crate::log::{Level, Log, StderrLog};
 use crate::maintenance::{Action, BYPASS_HEADER, MaintenanceStage, Verdict};
-use crate::request::{Decision, HeaderEdit, RequestView, Response};
+use crate::request::{Decision, HeaderEdit, RequestView, Response, TooLarge};
 use crate::signing::SigningStage;
+
+/// Refused overlong forwarding headers are logged at most once per this many
+/// seconds per instance: a client sending them in a loop must not flood the log.
+const REFUSAL_LOG_INTERVAL_SECS: u64 = 60;
 
 /// A validated, ready-to-run pipeline.
 pub struct Pipeline {
     client_ip: ClientIpStage,
+    /// Every header name EdgeGuard manages, from every stage.
+    managed: ManagedHeaders,
+    /// Wall-clock second of the last refusal logged (Traefik's monotonic clock is fake).
+    last_refusal_log: AtomicU64,
     maintenance: Option<MaintenanceStage>,
     geo: Option<GeoStage>,
     signing: SigningStage,
@@ -71,8 +81,21 @@ impl Pipeline {
         let client_ip = ClientIpStage::new(&config.client_ip)?;
         let maintenance = MaintenanceStage::new(&config.maintenance, log.as_ref())?;
         let geo = GeoStage::new(&config.geo, log.as_ref())?;
-        let signing = SigningStage::new(config)?;
-        Ok(Self { client_ip, maintenance, geo, signing, log })
+        // Signing is built from the stages as built: only what they can set can be signed.
+        let geo_settable: Vec<&str> = geo.iter().flat_map(GeoStage::settable).collect();
+        let settable: Vec<&str> = client_ip.settable().chain(geo_settable.iter().copied()).collect();
+        let defaults: Vec<&str> =
+            [client_ip.header()].into_iter().chain(geo_settable.iter().copied()).collect();
+        let signing = SigningStage::new(config, &settable, &defaults)?;
+        let geo_names = GeoStage::managed_names(&config.geo);
+        let removed = geo_names
+            .iter()
+            .map(String::as_str)
+            .chain(signing.managed_names())
+            .chain(maintenance.as_ref().and_then(MaintenanceStage::token_header))
+            .map(|n| (n, Arrival::Removed));
+        let managed = ManagedHeaders::new(client_ip.managed_names(&config.client_ip).chain(removed));
+        Ok(Self { client_ip, managed, last_refusal_log: AtomicU64::new(0), maintenance, geo, signing, log })
     }
 
     /// Decodes and validates a JSON config in one step, logging to stderr.
@@ -116,19 +139,23 @@ impl Pipeline {
 
     fn run(&self, req: &impl RequestView, now: SystemTime, explain: bool) -> Outcome {
         let log = self.log.as_ref();
-        // Room for a typical request's edits (client IP, strips, ~12 geo headers).
+        // Room for a typical request's edits (client IP, strips, geo headers).
         let mut edits = Vec::with_capacity(16);
-        let identity = self.client_ip.run(req, &mut edits, explain);
-        self.signing.strip(req, &mut edits);
-        if let Some(geo) = &self.geo {
-            geo.strip(req, &mut edits);
-        }
+        // Resolve the client.
+        let resolution = match self.client_ip.resolve(req, explain) {
+            Ok(resolution) => resolution,
+            Err(too_large) => return self.refuse_too_large(too_large, now),
+        };
+        // Strip every managed header the backend must not get from the client,
+        // then write the client-IP headers.
+        self.managed.strip(req, resolution.identity.peer_trusted(), &mut edits);
+        self.client_ip.write(&resolution, &mut edits);
+        let identity = resolution.identity;
+        // Maintenance: an unknown client (`None`) never matches an allowed CIDR.
         let maintenance = self.maintenance.as_ref().map(|m| (m, m.decide(req, identity.client, now, log)));
         if let Some((stage, verdict)) = &maintenance {
             // The bypass secret is for EdgeGuard, not for the backends.
-            if let Some(name) = stage.token_header().filter(|n| req.has_header(n)) {
-                edits.push(HeaderEdit::Remove(name.to_string()));
-            }
+            stage.strip_token_cookie(req, &mut edits);
             match &verdict.action {
                 Action::Block(response) => {
                     let decision = Decision::Respond(response.clone());
@@ -141,6 +168,7 @@ impl Pipeline {
             }
         }
         let maintenance = maintenance.map(|(_, v)| v);
+        // Geo: an unknown client is not looked up (a proxy's location is not the client's).
         let mut geo_status = None;
         if let Some(geo) = &self.geo {
             match geo.run(identity.client, now, &mut edits, log) {
@@ -156,7 +184,39 @@ impl Pipeline {
             }
         }
         // Last: the signature covers the headers every stage above set.
-        self.signing.sign(req, &mut edits, now);
+        self.signing.sign(req, &mut edits, now, identity.client.is_some());
         Outcome { identity, maintenance, geo: geo_status, decision: Decision::Forward(edits) }
+    }
+
+    /// 431 for a forwarding header over `clientIp.maxHeaderBytes`, logged
+    /// once per [`REFUSAL_LOG_INTERVAL_SECS`] per instance.
+    fn refuse_too_large(&self, too_large: TooLarge, now: SystemTime) -> Outcome {
+        let limit = self.client_ip.max_header_bytes();
+        let second = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let last = self.last_refusal_log.load(Ordering::Relaxed);
+        if (last == 0 || second.saturating_sub(last) >= REFUSAL_LOG_INTERVAL_SECS)
+            && self
+                .last_refusal_log
+                .compare_exchange(last, second.max(1), Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            self.log.log(
+                Level::Warn,
+                &format!(
+                    "edgeguard: refused a request with a {}-byte forwarding header (clientIp.maxHeaderBytes {limit}) with 431; \
+                     further refusals in the next {REFUSAL_LOG_INTERVAL_SECS}s are not logged",
+                    too_large.len
+                ),
+            );
+        }
+        let trace =
+            format!("refused: forwarding header of {} bytes over maxHeaderBytes {limit}", too_large.len);
+        let identity = ClientIdentity { client: None, address: None, detection: None, source: None, trace };
+        Outcome {
+            identity,
+            maintenance: None,
+            geo: None,
+            decision: Decision::Respond(Response::header_too_large()),
+        }
     }
 }

@@ -15,11 +15,32 @@ pub trait RequestView {
     /// header line, in arrival order. Non-UTF-8 bytes are kept as received.
     fn header_values(&self, name: &str) -> Vec<Vec<u8>>;
 
+    /// Calls `f` with the name of every header on the request, as the host
+    /// spells it (a name may come once per line or once in all).
+    fn visit_header_names(&self, f: &mut dyn FnMut(&str));
+
+    /// Like [`RequestView::header_values`], but refuses when the lines of
+    /// `name` add up to more than `limit` bytes. Hosts whose memory a value
+    /// would grow (the wasm guest, whose linear memory never shrinks)
+    /// override it to learn the size without copying the value.
+    fn header_values_within(&self, name: &str, limit: usize) -> Result<Vec<Vec<u8>>, TooLarge> {
+        let values = self.header_values(name);
+        let len: usize = values.iter().map(Vec::len).sum();
+        if len > limit { Err(TooLarge { len }) } else { Ok(values) }
+    }
+
     /// Whether the header `name` is present. Hosts that can answer without
     /// fetching values (the http-wasm adapter lists names once) override it.
     fn has_header(&self, name: &str) -> bool {
         !self.header_values(name).is_empty()
     }
+}
+
+/// A header whose value is over a configured bound; it was not read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TooLarge {
+    /// Its size as the host reported it (bytes, lines summed).
+    pub len: usize,
 }
 
 /// One header change. Request edits shape what goes upstream; response
@@ -57,6 +78,26 @@ impl Response {
             ],
             body: b"Internal Server Error: edge middleware misconfigured\n".to_vec(),
         }
+    }
+
+    /// The answer to a request whose forwarding header is over
+    /// `clientIp.maxHeaderBytes`, as nginx refuses an overlong header line
+    /// (RFC 6585 §5).
+    pub fn header_too_large() -> Self {
+        Self {
+            status: 431,
+            headers: vec![
+                ("Content-Type".into(), "text/plain; charset=utf-8".into()),
+                ("Cache-Control".into(), "no-store".into()),
+            ],
+            body: b"Request Header Fields Too Large\n".to_vec(),
+        }
+    }
+
+    /// The answer to a request whose URI is over what the guest reads
+    /// (RFC 9110 §15.5.15).
+    pub fn uri_too_long() -> Self {
+        Self { status: 414, body: b"URI Too Long\n".to_vec(), ..Self::header_too_large() }
     }
 
     /// The answer when a required dependency (a geo database with
@@ -139,6 +180,9 @@ impl RequestView for OwnedRequest {
     }
     fn header_values(&self, name: &str) -> Vec<Vec<u8>> {
         self.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone()).collect()
+    }
+    fn visit_header_names(&self, f: &mut dyn FnMut(&str)) {
+        self.headers.iter().for_each(|(n, _)| f(n));
     }
 }
 

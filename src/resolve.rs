@@ -11,6 +11,13 @@
 //!    (the peer when the rightmost entry is invalid);
 //! 4. if every examined hop is trusted, the client is the leftmost examined
 //!    address; at most `max_hops` entries are examined.
+//!
+//! Unknown is not the proxy: when a trusted peer names no client (no chain),
+//! the walk stops at an invalid hop, or `max_hops` trusted hops leave the
+//! rest unread, [`Detection::address`] is still nginx `realip`'s answer (the
+//! nearest trusted hop), but [`Detection::client`] is `None`, so nothing that
+//! grants trust (geo, an allow-list, the signature) is decided on the
+//! address of a proxy.
 
 use std::fmt;
 use std::net::IpAddr;
@@ -48,11 +55,20 @@ impl fmt::Display for Stop {
     }
 }
 
+impl Stop {
+    /// Whether the walk ended on an address the trusted proxies vouch for as
+    /// the client; otherwise the client is unknown.
+    pub const fn found_client(self) -> bool {
+        matches!(self, Self::UntrustedPeer | Self::UntrustedHop | Self::AllTrusted)
+    }
+}
+
 /// The outcome of detection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Detection {
-    /// The resolved client address.
-    pub client: IpAddr,
+    /// nginx `realip`'s answer: the client when known, else the nearest
+    /// trusted hop (what `X-Real-IP` carries either way).
+    pub address: IpAddr,
     /// Index of the client in the chain; `None` when the client is the peer.
     pub index: Option<usize>,
     /// Whether the TCP peer is a trusted proxy.
@@ -63,6 +79,13 @@ pub struct Detection {
     pub stop: Stop,
 }
 
+impl Detection {
+    /// The client, when the walk found one ([`Stop::found_client`]).
+    pub const fn client(&self) -> Option<IpAddr> {
+        if self.stop.found_client() { Some(self.address) } else { None }
+    }
+}
+
 /// Detects the client. `peer` must already be canonical (see [`crate::addr::canonical`]).
 ///
 /// # Examples
@@ -71,15 +94,19 @@ pub struct Detection {
 /// let trusted = TrustedProxies::new(["10.0.0.0/8"], false).unwrap();
 /// let chain = Chain::from_xff(&["198.51.100.1, 203.0.113.9, 10.0.0.5"]);
 /// let d = detect("10.0.0.1".parse().unwrap(), &chain.hops, &trusted, 32);
-/// assert_eq!(d.client.to_string(), "203.0.113.9"); // 198.51.100.1 was chosen by the client: ignored
+/// assert_eq!(d.client().unwrap().to_string(), "203.0.113.9"); // 198.51.100.1 was chosen by the client: ignored
 /// assert_eq!(d.stop, Stop::UntrustedHop);
 ///
 /// let spoof = detect("192.0.2.1".parse().unwrap(), &chain.hops, &trusted, 32);
-/// assert_eq!(spoof.client.to_string(), "192.0.2.1");
+/// assert_eq!(spoof.client().unwrap().to_string(), "192.0.2.1");
+///
+/// let unreadable = Chain::from_xff(&["203.0.113.9, unknown"]);
+/// let d = detect("10.0.0.1".parse().unwrap(), &unreadable.hops, &trusted, 32);
+/// assert_eq!((d.client(), d.address.to_string().as_str()), (None, "10.0.0.1"));
 /// ```
 pub fn detect(peer: IpAddr, hops: &[Hop], trusted: &TrustedProxies, max_hops: usize) -> Detection {
     let peer_trusted = trusted.contains(peer);
-    let mut d = Detection { client: peer, index: None, peer_trusted, skipped: 0, stop: Stop::UntrustedPeer };
+    let mut d = Detection { address: peer, index: None, peer_trusted, skipped: 0, stop: Stop::UntrustedPeer };
     if !peer_trusted {
         return d;
     }
@@ -97,7 +124,7 @@ pub fn detect(peer: IpAddr, hops: &[Hop], trusted: &TrustedProxies, max_hops: us
                 return d;
             }
             Ok(ip) => {
-                d.client = ip;
+                d.address = ip;
                 d.index = Some(i);
                 if !trusted.contains(ip) {
                     d.stop = Stop::UntrustedHop;

@@ -61,6 +61,18 @@ pub enum TrustError {
         "`{0}` trusts every address, so any client could spoof its IP; set `allowTrustAll: true` if you mean it"
     )]
     TrustAll(String),
+    /// An entry that completes a list covering all of IPv4 or IPv6
+    /// (`0.0.0.0/1` + `128.0.0.0/1`), without the explicit opt-in.
+    #[error(
+        "`{entry}` with the entries before it covers all of {family}, so any client could spoof its IP; \
+         set `allowTrustAll: true` if you mean it"
+    )]
+    TrustAllCombined {
+        /// The entry that completed the coverage.
+        entry: String,
+        /// `IPv4` or `IPv6`.
+        family: &'static str,
+    },
 }
 
 /// A validated list of trusted networks.
@@ -93,10 +105,18 @@ impl TrustedProxies {
                 continue;
             }
             let net = parse_net(entry).ok_or_else(|| (i, TrustError::Unparsable(entry.to_string())))?;
-            if net.prefix_len() == 0 && !allow_trust_all {
-                return Err((i, TrustError::TrustAll(entry.to_string())));
-            }
             nets.push(net);
+            // Trusting everything split into pieces is still trusting everything.
+            if !allow_trust_all && IpNet::aggregate(&nets).iter().any(|n| n.prefix_len() == 0) {
+                let entry = entry.to_string();
+                let family = if net.addr().is_ipv4() { "IPv4" } else { "IPv6" };
+                let err = if net.prefix_len() == 0 {
+                    TrustError::TrustAll(entry)
+                } else {
+                    TrustError::TrustAllCombined { entry, family }
+                };
+                return Err((i, err));
+            }
         }
         Ok(Self { nets })
     }
@@ -184,6 +204,18 @@ mod tests {
             (0, TrustError::TrustAll("::/0".into()))
         );
         assert!(TrustedProxies::new(["0.0.0.0/0"], true).unwrap().contains(ip("192.0.2.1")));
+        // Issue #13: halves (or any split) that cover a whole family are trust-all too.
+        let halves = TrustedProxies::new(["0.0.0.0/1", "10.0.0.0/8", "128.0.0.0/1"], false).unwrap_err();
+        assert_eq!(halves.0, 2);
+        assert_eq!(
+            halves.1.to_string(),
+            "`128.0.0.0/1` with the entries before it covers all of IPv4, so any client could spoof its IP; \
+             set `allowTrustAll: true` if you mean it"
+        );
+        let v6 = ["::/1", "8000::/2", "c000::/2"];
+        assert_eq!(TrustedProxies::new(v6, false).unwrap_err().0, 2);
+        assert!(TrustedProxies::new(v6, true).is_ok());
+        assert!(TrustedProxies::new(["0.0.0.0/1", "::/1", "private"], false).is_ok());
         assert_eq!(
             TrustError::Unparsable("x".into()).to_string(),
             "`x` is not a CIDR, an IP address or a preset (loopback, private, kind, cloudflare)"

@@ -21,10 +21,16 @@ pub struct ClientIpConfig {
     #[serde(deserialize_with = "lenient::unsigned")]
     #[cfg_attr(feature = "schema", schemars(with = "crate::config::schema::UintOrString"))]
     pub max_hops: usize,
-    /// Headers that form the chain, in priority order. Default `["Forwarded", "X-Forwarded-For"]`.
+    /// The one header that forms the chain: the header your nearest trusted
+    /// proxy writes (`X-Forwarded-For` for ALB, nginx, Traefik, Cloudflare;
+    /// `Forwarded` only for proxies configured to write RFC 7239; or a
+    /// single-address header such as `CF-Connecting-IP`). At most one entry:
+    /// a proxy passes every other header through from the client.
+    /// Default `["X-Forwarded-For"]`.
     #[serde(deserialize_with = "lenient::or_empty")]
     pub sources: Vec<String>,
-    /// Forwarding headers longer than this many bytes are treated as invalid. Default 8192.
+    /// A forwarding header (all its lines) longer than this many bytes is
+    /// refused with 431, never read. Default 8192, at most 65536.
     #[serde(deserialize_with = "lenient::unsigned")]
     #[cfg_attr(feature = "schema", schemars(with = "crate::config::schema::UintOrString"))]
     pub max_header_bytes: usize,
@@ -41,7 +47,7 @@ pub struct ClientIpConfig {
     pub forwarded: bool,
     /// Header that explains how the client was chosen, e.g. `X-EdgeGuard-Trace`; empty (default) disables.
     pub trace_header: String,
-    /// Extra headers removed when the peer is not trusted.
+    /// Extra headers removed from every request, in every spelling (`-`, `_`, `.`, any case).
     #[serde(deserialize_with = "lenient::or_empty")]
     pub strip_headers: Vec<String>,
 }
@@ -52,7 +58,7 @@ impl Default for ClientIpConfig {
             trusted_proxies: Vec::new(),
             allow_trust_all: false,
             max_hops: 32,
-            sources: vec!["Forwarded".into(), "X-Forwarded-For".into()],
+            sources: vec!["X-Forwarded-For".into()],
             max_header_bytes: 8 * 1024,
             header: "X-Real-IP".into(),
             forwarded_for: ForwardedForMode::Normalize,

@@ -1,5 +1,6 @@
-//! The geo stage: strips client-sent geo headers, looks the resolved client
-//! up in a MaxMind database and sets the configured headers.
+//! The geo stage: looks the resolved client up in a MaxMind database and
+//! sets the configured headers (client-sent copies are removed by
+//! [`crate::headers::ManagedHeaders`], from [`GeoStage::managed_names`]).
 //!
 //! The database is read on demand through a bounded page cache
 //! ([`crate::mmdb`]): a wasm instance never holds the whole file, so memory
@@ -17,11 +18,11 @@ use std::time::SystemTime;
 pub use cache::NetworkCache;
 pub use values::{Field, encode};
 
-use crate::config::{GeoConfig, GeoOnError, ValueEncoding};
+use crate::config::{GeoConfig, GeoHeaderNames, GeoOnError, ValueEncoding};
 use crate::error::ConfigError;
 use crate::headers::check_name;
 use crate::log::{Level, Log};
-use crate::request::{HeaderEdit, RequestView};
+use crate::request::HeaderEdit;
 use database::{Db, ReloadingDb};
 use values::{FIELDS, Values};
 
@@ -59,7 +60,6 @@ pub struct GeoStage {
     /// Header name per field (index = `Field as usize`), `None` when switched
     /// off or when no configured database has the field.
     names: [Option<String>; 13],
-    strip: Vec<String>,
     language: String,
     encoding: ValueEncoding,
     unknown_value: Option<String>,
@@ -132,11 +132,6 @@ impl GeoStage {
                 asn,
             })
             .collect();
-        let mut strip: Vec<String> = names.iter().flatten().cloned().collect();
-        if !cfg.db_info_header.is_empty() {
-            strip.push(cfg.db_info_header.clone());
-        }
-        let strip = crate::headers::with_underscore_aliases(strip);
         // A field no configured database can supply never gets a header (not
         // even `unknownValue`): e.g. ASN headers without `asnDatabase`.
         for (name, field) in names.iter_mut().zip(FIELDS) {
@@ -148,7 +143,6 @@ impl GeoStage {
         Ok(Some(Self {
             sources,
             names,
-            strip,
             language: cfg.language.clone(),
             encoding: cfg.encoding,
             unknown_value: cfg.unknown_value.as_ref().map(|v| values::encode(v, cfg.encoding)),
@@ -167,9 +161,21 @@ impl GeoStage {
             .collect()
     }
 
-    /// Removes every configured geo header, whoever sent it: only EdgeGuard sets them.
-    pub fn strip(&self, req: &impl RequestView, edits: &mut Vec<HeaderEdit>) {
-        crate::headers::remove_present(req, &self.strip, edits);
+    /// The headers this stage can set with the databases it has: what can be
+    /// signed, the client-IP header first then these (`signing.headers`).
+    pub fn settable(&self) -> impl Iterator<Item = &str> {
+        self.names.iter().flatten().map(String::as_str).chain(self.db_info_header.as_deref())
+    }
+
+    /// Every geo header name, configured or default, and `dbInfoHeader`
+    /// (configured or the default `X-Geo-DB`), whether this config sets it
+    /// or not: only EdgeGuard sets them, so a client-sent copy never passes.
+    pub fn managed_names(cfg: &GeoConfig) -> Vec<String> {
+        let defaults = GeoHeaderNames::default();
+        let mut names: Vec<String> = cfg.headers.fields().iter().map(|(_, n)| n.to_string()).collect();
+        names.extend(defaults.fields().iter().map(|(_, n)| n.to_string()));
+        names.extend([cfg.db_info_header.clone(), crate::headers::X_GEO_DB.to_string()]);
+        names
     }
 
     /// Looks `client` up and appends the geo headers. `now` drives the

@@ -6,31 +6,41 @@
 //! through the small [`Host`] trait so this adapter is tested natively with a
 //! mock; the only code touching the real ABI is `guest.rs` (wasm32 only).
 
-use std::cell::{OnceCell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::sync::Arc;
 
 use crate::config::Config;
 use crate::log::{Level, Log};
 use crate::pipeline::Pipeline;
-use crate::request::{Decision, HeaderEdit, RequestView, Response};
+use crate::request::{Decision, HeaderEdit, RequestView, Response, TooLarge};
 
 #[cfg(target_arch = "wasm32")]
 mod guest;
 #[cfg(target_arch = "wasm32")]
 pub use guest::start;
 
-/// The host calls the adapter needs.
+/// Most bytes any one host read may copy into guest memory: the header
+/// names, the URI, or the lines of one header. Linear memory never shrinks,
+/// so whatever one request makes an instance hold, it holds for good; a
+/// request over this answers 431 (414 for the URI) without the value being
+/// copied. Forwarding headers have the tighter `clientIp.maxHeaderBytes`.
+/// nginx refuses header lines over 8 KiB by default; this leaves room for
+/// large cookies and long query strings.
+pub const MAX_HOST_READ: usize = 64 * 1024;
+
+/// The host calls the adapter needs. Reads take a limit: a value over it is
+/// reported by size (`TooLarge`) and never copied.
 pub trait Host {
     /// The TCP peer (`ip:port`).
     fn source_addr(&self) -> Vec<u8>;
     /// The request method.
     fn method(&self) -> Vec<u8>;
     /// The request URI (path and query).
-    fn uri(&self) -> Vec<u8>;
+    fn uri(&self, limit: usize) -> Result<Vec<u8>, TooLarge>;
     /// The names of the request headers present (one host call).
-    fn header_names(&self) -> Vec<Vec<u8>>;
+    fn header_names(&self, limit: usize) -> Result<Vec<Vec<u8>>, TooLarge>;
     /// All values of a request header.
-    fn header_values(&self, name: &str) -> Vec<Vec<u8>>;
+    fn header_values(&self, name: &str, limit: usize) -> Result<Vec<Vec<u8>>, TooLarge>;
     /// Replaces a request header.
     fn set_header(&self, name: &str, value: &str);
     /// Removes a request header.
@@ -71,6 +81,13 @@ impl Plugin {
         let decision = match self {
             Self::Ready(pipeline) => pipeline.handle(&request),
             Self::Misconfigured => Decision::Respond(Response::misconfigured()),
+        };
+        // A read the pipeline asked for was over `MAX_HOST_READ`: what it
+        // decided without that value does not stand.
+        let decision = match request.overflow.get() {
+            Some(Overflow::Uri) => Decision::Respond(Response::uri_too_long()),
+            Some(Overflow::Headers) => Decision::Respond(Response::header_too_large()),
+            None => decision,
         };
         match decision {
             Decision::Forward(edits) => {
@@ -116,62 +133,69 @@ fn apply<H: Host>(request: &HostRequest<'_, H>, edits: &[HeaderEdit]) {
     }
 }
 
+/// Which bounded read was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Overflow {
+    Uri,
+    Headers,
+}
+
 /// A lazy [`RequestView`] over host calls: the header names are fetched once
 /// (one call), and values only for headers that are present.
 struct HostRequest<'h, H> {
     host: &'h H,
     peer: OnceCell<String>,
-    /// Names of the headers currently on the request.
-    names: RefCell<Option<HeaderNames>>,
+    /// Names of the headers currently on the request, as the host spells them.
+    names: RefCell<Option<Vec<Vec<u8>>>>,
     /// Values already fetched (stages may read a header twice).
     values: RefCell<Vec<(String, Vec<Vec<u8>>)>>,
+    /// Set when a read was over its bound (the request is then refused).
+    overflow: Cell<Option<Overflow>>,
 }
 
 impl<'h, H: Host> HostRequest<'h, H> {
     fn new(host: &'h H) -> Self {
-        Self { host, peer: OnceCell::new(), names: RefCell::new(None), values: RefCell::new(Vec::new()) }
+        Self {
+            host,
+            peer: OnceCell::new(),
+            names: RefCell::new(None),
+            values: RefCell::new(Vec::new()),
+            overflow: Cell::new(None),
+        }
     }
 
-    fn with_names<R>(&self, f: impl FnOnce(&mut HeaderNames) -> R) -> R {
+    fn with_names<R>(&self, f: impl FnOnce(&mut Vec<Vec<u8>>) -> R) -> R {
         let mut names = self.names.borrow_mut();
-        f(names.get_or_insert_with(|| HeaderNames::new(self.host.header_names())))
+        let names = names.get_or_insert_with(|| {
+            self.host.header_names(MAX_HOST_READ).unwrap_or_else(|_| {
+                self.overflow.set(Some(Overflow::Headers));
+                Vec::new()
+            })
+        });
+        f(names)
     }
 
     fn has(&self, name: &str) -> bool {
-        self.with_names(|names| names.contains(name))
+        self.with_names(|names| names.iter().any(|n| n.eq_ignore_ascii_case(name.as_bytes())))
     }
 
     fn forget(&self, name: &str) {
-        self.with_names(|names| names.remove(name));
-    }
-}
-
-/// Header names with a cheap case-insensitive fingerprint each. Strip lists
-/// ask "is this header here?" a few dozen times per request, nearly always
-/// for absent names; the fingerprint rejects those without comparing bytes.
-struct HeaderNames(Vec<(u64, Vec<u8>)>);
-
-impl HeaderNames {
-    fn new(names: Vec<Vec<u8>>) -> Self {
-        Self(names.into_iter().map(|n| (fingerprint(&n), n)).collect())
+        self.with_names(|names| names.retain(|n| !n.eq_ignore_ascii_case(name.as_bytes())));
     }
 
-    fn contains(&self, name: &str) -> bool {
-        let key = fingerprint(name.as_bytes());
-        self.0.iter().any(|(k, n)| *k == key && n.eq_ignore_ascii_case(name.as_bytes()))
+    /// The values of `name`, read at most once per request, or its size when over `limit`.
+    fn values(&self, name: &str, limit: usize) -> Result<Vec<Vec<u8>>, TooLarge> {
+        if !self.has(name) {
+            return Ok(Vec::new());
+        }
+        if let Some((_, v)) = self.values.borrow().iter().find(|(n, _)| n.eq_ignore_ascii_case(name)) {
+            let len = v.iter().map(Vec::len).sum();
+            return if len > limit { Err(TooLarge { len }) } else { Ok(v.clone()) };
+        }
+        let v = self.host.header_values(name, limit.min(MAX_HOST_READ))?;
+        self.values.borrow_mut().push((name.to_string(), v.clone()));
+        Ok(v)
     }
-
-    fn remove(&mut self, name: &str) {
-        self.0.retain(|(_, n)| !n.eq_ignore_ascii_case(name.as_bytes()));
-    }
-}
-
-/// Length and three case-folded bytes: equal for names equal ignoring ASCII
-/// case, and different for most names that are not.
-fn fingerprint(name: &[u8]) -> u64 {
-    let at = |i: usize| u64::from(name.get(i).map_or(0, u8::to_ascii_lowercase));
-    let len = name.len();
-    (len as u64) | at(0) << 32 | at(len / 2) << 40 | at(len.wrapping_sub(1)) << 48
 }
 
 impl<H: Host> RequestView for HostRequest<'_, H> {
@@ -182,21 +206,31 @@ impl<H: Host> RequestView for HostRequest<'_, H> {
         String::from_utf8_lossy(&self.host.method()).into_owned()
     }
     fn uri(&self) -> String {
-        String::from_utf8_lossy(&self.host.uri()).into_owned()
+        match self.host.uri(MAX_HOST_READ) {
+            Ok(uri) => String::from_utf8_lossy(&uri).into_owned(),
+            Err(_) => {
+                self.overflow.set(Some(Overflow::Uri));
+                String::new()
+            }
+        }
     }
     fn has_header(&self, name: &str) -> bool {
         self.has(name)
     }
+    fn visit_header_names(&self, f: &mut dyn FnMut(&str)) {
+        self.with_names(|names| {
+            // Header names are tokens (ASCII); the host never hands out others.
+            names.iter().filter_map(|n| std::str::from_utf8(n).ok()).for_each(|n| f(n));
+        });
+    }
     fn header_values(&self, name: &str) -> Vec<Vec<u8>> {
-        if !self.has(name) {
-            return Vec::new();
-        }
-        if let Some((_, v)) = self.values.borrow().iter().find(|(n, _)| n.eq_ignore_ascii_case(name)) {
-            return v.clone();
-        }
-        let v = self.host.header_values(name);
-        self.values.borrow_mut().push((name.to_string(), v.clone()));
-        v
+        self.values(name, MAX_HOST_READ).unwrap_or_else(|_| {
+            self.overflow.set(Some(Overflow::Headers));
+            Vec::new()
+        })
+    }
+    fn header_values_within(&self, name: &str, limit: usize) -> Result<Vec<Vec<u8>>, TooLarge> {
+        self.values(name, limit)
     }
 }
 
@@ -212,6 +246,9 @@ mod tests {
     struct MockHost {
         /// Header host calls made (names, values, removals).
         calls: std::cell::Cell<usize>,
+        /// Value reads refused for size, and the largest value copied.
+        oversized: std::cell::Cell<usize>,
+        copied: std::cell::Cell<usize>,
         req: RefCell<OwnedRequest>,
         status: RefCell<Option<u16>>,
         resp_headers: RefCell<Vec<(String, String)>>,
@@ -222,6 +259,8 @@ mod tests {
         fn new(req: OwnedRequest) -> Self {
             Self {
                 calls: std::cell::Cell::new(0),
+                oversized: std::cell::Cell::new(0),
+                copied: std::cell::Cell::new(0),
                 req: RefCell::new(req),
                 status: RefCell::default(),
                 resp_headers: RefCell::default(),
@@ -237,16 +276,29 @@ mod tests {
         fn method(&self) -> Vec<u8> {
             self.req.borrow().method.clone().into_bytes()
         }
-        fn uri(&self) -> Vec<u8> {
-            self.req.borrow().uri.clone().into_bytes()
+        fn uri(&self, limit: usize) -> Result<Vec<u8>, TooLarge> {
+            let uri = self.req.borrow().uri.clone().into_bytes();
+            if uri.len() > limit { Err(TooLarge { len: uri.len() }) } else { Ok(uri) }
         }
-        fn header_names(&self) -> Vec<Vec<u8>> {
+        fn header_names(&self, limit: usize) -> Result<Vec<Vec<u8>>, TooLarge> {
             self.calls.set(self.calls.get() + 1);
-            self.req.borrow().headers.iter().map(|(n, _)| n.as_bytes().to_vec()).collect()
+            let names: Vec<Vec<u8>> =
+                self.req.borrow().headers.iter().map(|(n, _)| n.as_bytes().to_vec()).collect();
+            // The ABI's size: NUL-terminated names.
+            let len = names.iter().map(|n| n.len() + 1).sum();
+            if len > limit { Err(TooLarge { len }) } else { Ok(names) }
         }
-        fn header_values(&self, name: &str) -> Vec<Vec<u8>> {
+        fn header_values(&self, name: &str, limit: usize) -> Result<Vec<Vec<u8>>, TooLarge> {
             self.calls.set(self.calls.get() + 1);
-            self.req.borrow().header_values(name)
+            let values = self.req.borrow().header_values(name);
+            let len = values.iter().map(|v| v.len() + 1).sum();
+            if len > limit {
+                self.oversized.set(self.oversized.get() + 1);
+                Err(TooLarge { len })
+            } else {
+                self.copied.set(self.copied.get().max(len));
+                Ok(values)
+            }
         }
         fn set_header(&self, name: &str, value: &str) {
             self.req.borrow_mut().apply(&[HeaderEdit::Set(name.into(), value.into())]);
@@ -311,13 +363,47 @@ mod tests {
         assert_eq!(host.calls.get(), 3, "one names call and two removals, none for absent names");
     }
 
+    /// Issue #13: an overlong forwarding header from a trusted proxy is
+    /// refused with 431 by size alone; its value never enters guest memory.
     #[test]
-    fn fingerprints_match_ignoring_case_only() {
-        let names = HeaderNames::new(vec![b"X-Geo-City".to_vec(), b"x-real-ip".to_vec()]);
-        assert!(names.contains("x-geo-city") && names.contains("X-Real-IP"));
-        for absent in ["X-Geo-Cityy", "X-Geo-Cit", "X-Geo-Country", "", "X_Real_IP"] {
-            assert!(!names.contains(absent), "{absent}");
-        }
+    fn overlong_chain_is_refused_without_copying_it() {
+        let chain = format!("{}, 203.0.113.9", "198.51.100.1, ".repeat(700));
+        let req = OwnedRequest::new("10.0.0.1:5555").header("X-Forwarded-For", &chain);
+        let host = MockHost::new(req);
+        let plugin = Plugin::init(
+            br#"{"clientIp": {"trustedProxies": ["10.0.0.0/8"]}}"#,
+            Arc::new(MemoryLog::default()),
+        );
+        assert!(!plugin.handle_request(&host));
+        assert_eq!(*host.status.borrow(), Some(431));
+        assert_eq!((host.oversized.get(), host.copied.get()), (1, 0), "read once, by size only");
+
+        // Just under the limit: walked from the right as usual.
+        let chain = format!("{}203.0.113.9", "198.51.100.1, ".repeat(500));
+        let req = OwnedRequest::new("10.0.0.1:5555").header("X-Forwarded-For", &chain);
+        let host = MockHost::new(req);
+        assert!(plugin.handle_request(&host));
+        assert_eq!(host.req.borrow().get("x-real-ip").as_deref(), Some("203.0.113.9"));
+    }
+
+    #[test]
+    fn overlong_header_names_or_uri_are_refused() {
+        let plugin = Plugin::init(
+            br#"{"maintenance": {"allow": {"paths": ["/healthz"]}}}"#,
+            Arc::new(MemoryLog::default()),
+        );
+        let long_name = "X-".to_string() + &"a".repeat(MAX_HOST_READ);
+        let host = MockHost::new(OwnedRequest::new("192.0.2.1:1").header(&long_name, "1"));
+        assert!(!plugin.handle_request(&host));
+        assert_eq!(*host.status.borrow(), Some(431));
+        let uri = "/".to_string() + &"a".repeat(MAX_HOST_READ);
+        let enabled = Plugin::init(
+            br#"{"maintenance": {"enabled": true, "allow": {"paths": ["/healthz"]}}}"#,
+            Arc::new(MemoryLog::default()),
+        );
+        let host = MockHost::new(OwnedRequest { uri, ..OwnedRequest::new("192.0.2.1:1") });
+        assert!(!enabled.handle_request(&host));
+        assert_eq!(*host.status.borrow(), Some(414));
     }
 
     #[test]

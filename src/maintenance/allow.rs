@@ -11,7 +11,7 @@ use crate::config::{MaintenanceAllowConfig, MaintenanceTokenConfig};
 use crate::error::ConfigError;
 use crate::headers::check_name;
 use crate::log::{Level, Log};
-use crate::request::RequestView;
+use crate::request::{HeaderEdit, RequestView};
 use crate::trust::{TrustError, TrustedProxies};
 
 /// Shorter secrets are accepted but logged: a bypass token should not be guessable.
@@ -74,7 +74,9 @@ impl Allow {
             .collect::<Result<_, _>>()?;
         let cidrs = TrustedProxies::new(&cfg.cidrs, false).map_err(|(i, e)| {
             let reason = match e {
-                TrustError::TrustAll(entry) => format!("`{entry}` would let every client bypass maintenance"),
+                TrustError::TrustAll(entry) | TrustError::TrustAllCombined { entry, .. } => {
+                    format!("`{entry}` would let every client bypass maintenance")
+                }
                 other => other.to_string(),
             };
             ConfigError::invalid(format_args!("maintenance.allow.cidrs[{i}]"), reason)
@@ -105,6 +107,34 @@ impl Allow {
         match &self.token.as_ref()?.carrier {
             Carrier::Header(name) => Some(name),
             Carrier::Cookie(_) => None,
+        }
+    }
+
+    /// Removes the bypass cookie from `Cookie`, keeping every other cookie:
+    /// the secret is for EdgeGuard, not for the backends. Several `Cookie`
+    /// lines (HTTP/2 splits them) become one, joined with `; ` (RFC 9113 §8.2.3).
+    pub(crate) fn strip_token_cookie(&self, req: &impl RequestView, edits: &mut Vec<HeaderEdit>) {
+        let Some(Carrier::Cookie(name)) = self.token.as_ref().map(|t| &t.carrier) else { return };
+        let lines = req.header_values("Cookie");
+        let is_token = |pair: &[u8]| {
+            pair.iter().position(|&b| b == b'=').is_some_and(|eq| pair[..eq].trim_ascii() == name.as_bytes())
+        };
+        if !lines.iter().any(|line| line.split(|&b| b == b';').any(is_token)) {
+            return;
+        }
+        let kept: Vec<&[u8]> = lines
+            .iter()
+            .flat_map(|line| line.split(|&b| b == b';'))
+            .map(<[u8]>::trim_ascii)
+            .filter(|pair| !pair.is_empty() && !is_token(pair))
+            .collect();
+        if kept.is_empty() {
+            edits.push(HeaderEdit::Remove("Cookie".into()));
+        } else {
+            edits.push(HeaderEdit::Set(
+                "Cookie".into(),
+                String::from_utf8_lossy(&kept.join(&b"; "[..])).into_owned(),
+            ));
         }
     }
 }

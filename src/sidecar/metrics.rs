@@ -14,7 +14,7 @@ use prometheus_client::registry::Registry;
 use crate::geo::GeoStatus;
 use crate::maintenance::Action;
 use crate::pipeline::{Outcome, Pipeline};
-use crate::resolve::Stop;
+use crate::request::Decision;
 
 /// How a request ended, for `edgeguard_requests_total`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,7 +103,7 @@ impl Metrics {
         let client_ip = Family::<ResolutionLabels, Counter>::default();
         registry.register(
             "client_ip_resolutions",
-            "Client-IP resolution: trusted (chain believed), untrusted (peer is the client), invalid (an invalid hop or peer)",
+            "Client-IP resolution: trusted (chain believed), untrusted (peer is the client), unknown (a trusted proxy named no readable client: no geo, no CIDR bypass, not signed), refused (forwarding header over maxHeaderBytes, 431)",
             client_ip.clone(),
         );
         let geo = Family::<GeoLabels, Counter>::default();
@@ -132,9 +132,10 @@ impl Metrics {
     /// Counts what the pipeline found for one request.
     pub fn pipeline(&self, outcome: &Outcome) {
         let resolution = match &outcome.identity.detection {
-            None => "invalid",
+            None if matches!(&outcome.decision, Decision::Respond(r) if r.status == 431) => "refused",
+            None => "unknown",
             Some(d) if !d.peer_trusted => "untrusted",
-            Some(d) if d.stop == Stop::InvalidHop => "invalid",
+            Some(d) if d.client().is_none() => "unknown",
             Some(_) => "trusted",
         };
         self.client_ip.get_or_create(&ResolutionLabels { resolution }).inc();

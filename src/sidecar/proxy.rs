@@ -41,30 +41,12 @@ const X_FORWARDED_FOR_NAME: HeaderName = HeaderName::from_static("x-forwarded-fo
 const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 
-/// Up to this many distinct header names, [`View`] answers by scanning the
-/// map's names instead of hashing the asked name (the pipeline asks about
-/// ~30 names it strips; a request carries a handful).
-const SCAN_LIMIT: usize = 24;
-
 /// The pipeline's view of a hyper request.
 struct View<'a> {
     peer: SocketAddr,
     method: &'a str,
     uri: &'a Uri,
     headers: &'a HeaderMap,
-}
-
-impl View<'_> {
-    /// Whether a few enough names are present that a linear scan beats hashing.
-    fn scan(&self) -> bool {
-        self.headers.keys_len() <= SCAN_LIMIT
-    }
-}
-
-/// `name` as a request asks for it against a (lowercase) map name.
-fn same_name(key: &HeaderName, name: &str) -> bool {
-    let key = key.as_str();
-    key.len() == name.len() && key.eq_ignore_ascii_case(name)
 }
 
 impl RequestView for View<'_> {
@@ -78,23 +60,21 @@ impl RequestView for View<'_> {
         self.uri.path_and_query().map_or_else(|| "/".to_string(), |p| p.as_str().to_string())
     }
     fn header_values(&self, name: &str) -> Vec<Vec<u8>> {
-        if self.scan() {
-            // `iter` yields every line, a name's lines together and in arrival order.
-            self.headers
-                .iter()
-                .filter(|(k, _)| same_name(k, name))
-                .map(|(_, v)| v.as_bytes().to_vec())
-                .collect()
-        } else {
-            self.headers.get_all(name).iter().map(|v| v.as_bytes().to_vec()).collect()
+        let values: Vec<Vec<u8>> = self.headers.get_all(name).iter().map(|v| v.as_bytes().to_vec()).collect();
+        if values.is_empty() && name.eq_ignore_ascii_case("host") {
+            // HTTP/2 (h2c included) carries the host as `:authority`, which
+            // hyper keeps in the URI: it is the request's Host for signing
+            // and the host bypass (RFC 9113 §8.3.1).
+            return self.uri.authority().map(|a| vec![a.as_str().as_bytes().to_vec()]).unwrap_or_default();
         }
+        values
     }
     fn has_header(&self, name: &str) -> bool {
-        if self.scan() {
-            self.headers.keys().any(|k| same_name(k, name))
-        } else {
-            self.headers.contains_key(name)
-        }
+        self.headers.contains_key(name)
+            || (name.eq_ignore_ascii_case("host") && self.uri.authority().is_some())
+    }
+    fn visit_header_names(&self, f: &mut dyn FnMut(&str)) {
+        self.headers.keys().for_each(|k| f(k.as_str()));
     }
 }
 
@@ -301,10 +281,6 @@ fn apply(headers: &mut HeaderMap, edits: Vec<HeaderEdit>, response: &mut Vec<(He
     for edit in edits {
         match edit {
             HeaderEdit::Remove(name) => {
-                // Removing a header the request lacks needs no name parsed.
-                if headers.keys_len() <= SCAN_LIMIT && !headers.keys().any(|k| same_name(k, &name)) {
-                    continue;
-                }
                 if let Some(name) = header_name(&name) {
                     headers.remove(name);
                 }

@@ -41,35 +41,41 @@ use crate::error::ConfigError;
 use crate::headers;
 use crate::request::{HeaderEdit, RequestView};
 
-/// The pipeline's signing step: always strips a client-sent signature header;
-/// signs when `signing.secretEnv` is set.
+/// The pipeline's signing step: signs when `signing.secretEnv` is set. A
+/// client-sent signature header is removed by [`crate::headers::ManagedHeaders`]
+/// whether or not signing is on (see [`SigningStage::managed_names`]).
 #[derive(Debug, Clone)]
 pub struct SigningStage {
-    /// The signature header and its `_` spelling.
-    strip: Vec<String>,
+    header: String,
     signer: Option<Signer>,
 }
 
 impl SigningStage {
-    /// Validates the `signing` section and reads its keys.
-    pub fn new(cfg: &Config) -> Result<Self, ConfigError> {
-        let signer = Signer::new(cfg)?;
-        let strip = headers::with_underscore_aliases(vec![cfg.signing.header.clone()]);
-        Ok(Self { strip, signer })
+    /// Validates the `signing` section against what the built stages can
+    /// set (`settable`; `defaults` is what is signed when `signing.headers`
+    /// is empty) and reads its keys.
+    pub fn new(cfg: &Config, settable: &[&str], defaults: &[&str]) -> Result<Self, ConfigError> {
+        let signer = Signer::build(cfg, settable, defaults)?;
+        Ok(Self { header: cfg.signing.header.clone(), signer })
     }
 
-    /// Removes any signature header the request arrived with: only EdgeGuard
-    /// writes it, and a replayed one must never reach a backend. Runs whether
-    /// or not signing is on.
-    pub fn strip(&self, req: &impl RequestView, edits: &mut Vec<HeaderEdit>) {
-        crate::headers::remove_present(req, &self.strip, edits);
+    /// The signature header, configured and default: only EdgeGuard writes
+    /// it, and a replayed one must never reach a backend.
+    pub fn managed_names(&self) -> [&str; 2] {
+        [&self.header, headers::X_EDGEGUARD_SIGNATURE]
     }
 
     /// Appends the signature over the headers set in `edits` (see
     /// [`Signer::sign_edits`]); nothing when signing is off.
-    pub fn sign(&self, req: &impl RequestView, edits: &mut Vec<HeaderEdit>, now: SystemTime) {
+    pub fn sign(
+        &self,
+        req: &impl RequestView,
+        edits: &mut Vec<HeaderEdit>,
+        now: SystemTime,
+        client_known: bool,
+    ) {
         if let Some(signer) = &self.signer {
-            signer.sign_edits(req, edits, now);
+            signer.sign_edits(req, edits, now, client_known);
         }
     }
 

@@ -41,6 +41,8 @@ pub struct Signer {
     /// `(key id, secret)`: the current key, then the previous one if configured.
     keys: Vec<(String, Secret)>,
     header: String,
+    /// `clientIp.header`: left out of `h=` when the client is unknown.
+    client_header: String,
     /// Names considered for signing, in `h=` order (as configured; matched case-insensitively).
     names: Vec<String>,
     max_skew: Duration,
@@ -76,9 +78,18 @@ impl Signer {
     /// assert!(err.to_string().contains("`EDGEGUARD_DOC_UNSET` is not set or empty"));
     /// ```
     pub fn new(cfg: &Config) -> Result<Option<Self>, ConfigError> {
+        let settable = settable_headers(cfg);
+        let defaults = default_headers(cfg);
+        Self::build(cfg, &settable, &defaults)
+    }
+
+    /// Like [`Signer::new`], with the headers the built pipeline stages can
+    /// actually set (e.g. no ASN headers without `geo.asnDatabase`) and the
+    /// default signed list drawn from them, so a signed header no stage can
+    /// set is an error naming `signing.headers[i]`.
+    pub fn build(cfg: &Config, settable: &[&str], defaults: &[&str]) -> Result<Option<Self>, ConfigError> {
         let s = &cfg.signing;
         check_name(&s.header, false).map_err(|r| ConfigError::invalid("signing.header", r))?;
-        let settable = settable_headers(cfg);
         if let Some(clash) = settable.iter().find(|n| n.eq_ignore_ascii_case(&s.header)) {
             let reason =
                 format!("`{}` is also a header EdgeGuard sets (`{clash}`); pick another name", s.header);
@@ -106,7 +117,11 @@ impl Signer {
                 format!("must be between 1s and 1h, got {:?}", s.max_skew),
             ));
         }
-        let names = if s.headers.is_empty() { default_headers(cfg) } else { explicit_headers(s, &settable)? };
+        let names = if s.headers.is_empty() {
+            defaults.iter().map(|n| n.to_string()).collect()
+        } else {
+            explicit_headers(s, settable)?
+        };
         let keyed = HmacSha256::new_from_slice(&keys[0].1.0)
             .map_err(|_| ConfigError::invalid("signing.secretEnv", "key not accepted by HMAC"))?;
         Ok(Some(Self {
@@ -114,6 +129,7 @@ impl Signer {
             keyed,
             keys,
             header: s.header.clone(),
+            client_header: cfg.client_ip.header.clone(),
             names,
             max_skew: s.max_skew,
         }))
@@ -152,11 +168,25 @@ impl Signer {
     /// value the last `Set` in `edits` gives it (a header EdgeGuard did not
     /// set, or removed last, is left out), then appends a `Set` of the
     /// signature header. Call it after every stage that sets headers.
-    pub fn sign_edits(&self, req: &impl RequestView, edits: &mut Vec<HeaderEdit>, now: SystemTime) {
+    ///
+    /// When `client_known` is false the client-IP header is left out of
+    /// `h=`: it then holds the nearest trusted proxy (nginx `realip`'s
+    /// answer), which the edge does not vouch for as the client, so a
+    /// verifier finds no signed client (docs/signing.md, "Unknown client").
+    pub fn sign_edits(
+        &self,
+        req: &impl RequestView,
+        edits: &mut Vec<HeaderEdit>,
+        now: SystemTime,
+        client_known: bool,
+    ) {
         let value = {
             // Names were validated and de-duplicated at init, so this skips `sign`'s checks.
             let mut signed: Vec<(&str, &str)> = Vec::with_capacity(self.names.len());
             for name in &self.names {
+                if !client_known && name.eq_ignore_ascii_case(&self.client_header) {
+                    continue;
+                }
                 let last = edits.iter().rev().find_map(|edit| match edit {
                     HeaderEdit::Set(n, v) if n.eq_ignore_ascii_case(name) => Some(Some(v.as_str())),
                     HeaderEdit::Remove(n) if n.eq_ignore_ascii_case(name) => Some(None),
@@ -294,11 +324,11 @@ fn geo_headers(cfg: &Config) -> Vec<&str> {
 }
 
 /// The default: the client-IP header, then the geo headers, each once.
-fn default_headers(cfg: &Config) -> Vec<String> {
-    let mut names: Vec<String> = Vec::new();
+fn default_headers(cfg: &Config) -> Vec<&str> {
+    let mut names: Vec<&str> = Vec::new();
     for name in std::iter::once(cfg.client_ip.header.as_str()).chain(geo_headers(cfg)) {
         if !name.is_empty() && !names.iter().any(|n| n.eq_ignore_ascii_case(name)) {
-            names.push(name.to_string());
+            names.push(name);
         }
     }
     names
@@ -400,7 +430,7 @@ mod tests {
             HeaderEdit::Set("X-Geo-Region".into(), "E".into()),
             HeaderEdit::Remove("X-Geo-Region".into()),
         ];
-        s.sign_edits(&req, &mut edits, at(1_700_000_000));
+        s.sign_edits(&req, &mut edits, at(1_700_000_000), true);
         let Some(HeaderEdit::Set(name, value)) = edits.last() else { panic!("{edits:?}") };
         assert_eq!(name, "X-EdgeGuard-Signature");
         // Configured order (country before continent), not edit order; removed and unset headers left out.
@@ -429,7 +459,7 @@ mod tests {
             HeaderEdit::Set("X-Geo-Country".into(), "SE".into()),
             HeaderEdit::Set("X-Geo-City".into(), "Link%C3%B6ping".into()),
         ];
-        s.sign_edits(&OwnedRequest::new("192.0.2.1:1"), &mut edits, at(1_700_000_000));
+        s.sign_edits(&OwnedRequest::new("192.0.2.1:1"), &mut edits, at(1_700_000_000), true);
         let Some(HeaderEdit::Set(_, value)) = edits.last() else { panic!() };
         assert!(value.contains(";h=x-geo-country,x-real-ip;"), "{value}");
     }
