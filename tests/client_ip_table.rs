@@ -42,20 +42,20 @@ fn check(table: &cases::Table, case: &cases::Case) {
             "case {} (peer {}, headers {:?}): trace {:?}",
             case.name, case.peer, case.headers, outcome.identity.trace
         );
-        // Issue #13: the trace names the client, or says it is unknown.
-        let trace_client = case.trace_client();
-        assert!(outcome.identity.trace.contains(&trace_client), "{ctx}: trace lacks {trace_client:?}");
-        if let Some(want) = case.known_client() {
-            let client = outcome.identity.client.map(|c| c.to_string());
-            assert_eq!(client.as_deref(), Some(want), "{ctx}");
-        }
+        // `None` is unknown: no geo, no CIDR bypass, not signed.
+        let client = outcome.identity.client.map(|c| c.to_string());
+        assert_eq!(client.as_deref(), case.known_client(), "{ctx}");
         if let Some(status) = case.status {
+            // Refused before any client is resolved (issue #13: 431).
             match &outcome.decision {
                 Decision::Respond(resp) => assert_eq!(resp.status, status, "{ctx}: {resp:?}"),
                 other => panic!("{ctx}: want a {status} answer, got {other:?}"),
             }
             return;
         }
+        // Issue #13: the trace names the client, or says it is unknown.
+        let trace_client = case.trace_client();
+        assert!(outcome.identity.trace.contains(&trace_client), "{ctx}: trace lacks {trace_client:?}");
         let Decision::Forward(edits) = &outcome.decision else { panic!("{ctx}: not forwarded") };
         let mut upstream = req.clone();
         upstream.apply(edits);
