@@ -1,6 +1,8 @@
-//! Property tests for client-IP resolution (issue #3).
+//! Property tests for client-IP resolution (issue #3) and identity hardening
+//! (issue #13, <https://github.com/edgeguard/edgeguard/issues/13>).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::OnceLock;
 
 use edgeguard::{Decision, OwnedRequest, Pipeline, RequestView};
 use proptest::prelude::*;
@@ -8,6 +10,14 @@ use proptest::prelude::*;
 fn pipeline() -> Pipeline {
     Pipeline::from_json(br#"{"clientIp": {"trustedProxies": ["10.0.0.0/8", "loopback"], "forwarded": true}}"#)
         .unwrap()
+}
+
+/// [`pipeline`] reading `Forwarded` as its one chain source (issue #13: only when configured).
+fn forwarded_pipeline() -> Pipeline {
+    Pipeline::from_json(
+        br#"{"clientIp": {"trustedProxies": ["10.0.0.0/8", "loopback"], "sources": ["Forwarded"], "forwarded": true}}"#,
+    )
+    .unwrap()
 }
 
 /// Clients from the documentation ranges: never trusted by `pipeline()`.
@@ -86,7 +96,7 @@ proptest! {
             ("X-Forwarded-For", format!("{prefix}, {}", hops.join(", ")))
         };
         let req = OwnedRequest::new(&spelled(peer, Some(40000))).header(name, &value);
-        let outcome = pipeline().outcome(&req);
+        let outcome = if use_forwarded { forwarded_pipeline() } else { pipeline() }.outcome(&req);
         prop_assert_eq!(outcome.identity.client, Some(client), "{}: {}", name, value);
     }
 
@@ -131,5 +141,238 @@ proptest! {
         let outcome = pipeline().outcome(&req);
         prop_assert!(matches!(outcome.decision, Decision::Forward(_)));
         let _ = req.header_values("x-forwarded-for");
+    }
+}
+
+// --- Issue #13: a client never chooses its identity ----------------------------
+
+#[path = "support/managed.rs"]
+#[allow(dead_code)]
+mod managed;
+
+/// `maintenance.allow.cidrs` of [`hardened`]: an office a client would like to be in.
+const OFFICE: &str = "198.51.100.0/24";
+/// The maintenance token and signing key [`hardened`] reads (set once, see [`env`]).
+const SECRET_ENV: &str = "EDGEGUARD_PROPS_SECRET";
+
+/// Sets [`SECRET_ENV`] once, before any pipeline reads it.
+fn env() {
+    static SET: OnceLock<()> = OnceLock::new();
+    SET.get_or_init(|| {
+        // SAFETY: std's env functions take one lock, and no code in this test
+        // binary reads the environment outside them.
+        unsafe { std::env::set_var(SECRET_ENV, "props-secret-0123456789abcdefghijklmnop") }
+    });
+}
+
+/// Everything on: a chain source (`X-Forwarded-For` by default, or `Forwarded`
+/// configured), maintenance
+/// on with a CIDR and a token bypass, geo with custom names, signing with its
+/// own header: every managed name of issue #13 is in play.
+fn hardened(source: &str) -> Pipeline {
+    env();
+    let city = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/geo/GeoLite2-City-Test.mmdb");
+    let mut config = serde_json::json!({
+        "clientIp": {
+            "trustedProxies": ["10.0.0.0/8", "loopback"],
+            "header": "X-Client-Address",
+            "preserveOriginalAs": "X-Orig-XFF",
+            "traceHeader": "X-EdgeGuard-Trace",
+            "stripHeaders": ["X-User-Id"],
+        },
+        "geo": {"database": city, "dbInfoHeader": "X-Geo-Info", "headers": {"city": "X-City"}},
+        "maintenance": {
+            "enabled": true,
+            "allow": {"cidrs": [OFFICE], "token": {"header": "X-Maintenance-Token", "secretEnv": SECRET_ENV}},
+        },
+        "signing": {"secretEnv": SECRET_ENV, "header": "X-Signature"},
+    });
+    // X-Forwarded-For is the default source (issue #13): leave it unset, as most configs do.
+    if source != "X-Forwarded-For" {
+        config["clientIp"]["sources"] = serde_json::json!([source]);
+    }
+    Pipeline::from_json(config.to_string().as_bytes()).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Every name [`hardened`] manages: issue #13's fixed list plus its configured names.
+fn hardened_names() -> Vec<&'static str> {
+    let configured = [
+        "X-Client-Address",
+        "X-Orig-XFF",
+        "X-User-Id",
+        "X-City",
+        "X-Geo-Info",
+        "X-Maintenance-Token",
+        "X-Signature",
+    ];
+    managed::MANAGED.iter().copied().chain(configured).collect()
+}
+
+/// Clients: the office (bypass) and addresses outside it; never trusted.
+fn client_ip() -> impl Strategy<Value = IpAddr> {
+    prop_oneof![any::<u8>().prop_map(|n| IpAddr::V4(Ipv4Addr::new(198, 51, 100, n))), untrusted_ip(),]
+}
+
+/// Text built to confuse a chain parser: quotes, escapes, separators,
+/// `for=`, ports, zones, and addresses in and out of the office and trusted ranges.
+fn tricky_text() -> impl Strategy<Value = String> {
+    const TOKENS: &[&str] = &[
+        "\"",
+        "\\",
+        ",",
+        ", ",
+        ";",
+        "=",
+        " ",
+        "\t",
+        "for=",
+        "For=",
+        "proto=https",
+        "by=",
+        "[",
+        "]",
+        ":",
+        ":0",
+        ":80",
+        "%eth0",
+        "_x",
+        "unknown",
+        "198.51.100.44",
+        "10.0.0.9",
+        "127.0.0.1",
+        "::ffff:198.51.100.4",
+        "2001:db8::1",
+        "203.0.113.7",
+    ];
+    proptest::collection::vec(proptest::sample::select(TOKENS), 0..16).prop_map(|t| t.concat())
+}
+
+fn hostile_text() -> impl Strategy<Value = String> {
+    prop_oneof![attacker_text(), tricky_text()]
+}
+
+/// A header name a client may send: a managed name in any spelling, or any token.
+fn hostile_name() -> impl Strategy<Value = String> {
+    prop_oneof![
+        proptest::sample::select(hardened_names()).prop_flat_map(respelled),
+        proptest::string::string_regex("[A-Za-z][A-Za-z0-9._-]{0,24}").unwrap(),
+    ]
+}
+
+/// `name` with each letter in either case and each `-`, `_` or `.` as any of the three.
+fn respelled(name: &'static str) -> impl Strategy<Value = String> {
+    proptest::collection::vec((any::<bool>(), 0..3usize), name.len()).prop_map(move |choices| {
+        name.bytes()
+            .zip(choices)
+            .map(|(b, (upper, sep))| match b {
+                b'-' | b'_' | b'.' => ['-', '_', '.'][sep],
+                _ if upper => b.to_ascii_uppercase() as char,
+                _ => b.to_ascii_lowercase() as char,
+            })
+            .collect()
+    })
+}
+
+/// How the nearest trusted proxy appends `hops` (the client, then the proxies
+/// between) to the chain header `source` a client started with `prefix`.
+fn appended(source: &str, prefix: &str, hops: &[String]) -> String {
+    let hops: Vec<String> = if source == "Forwarded" {
+        hops.iter().map(|h| format!("for=\"{h}\"")).collect()
+    } else {
+        hops.to_vec()
+    };
+    if prefix.is_empty() { hops.join(", ") } else { format!("{prefix}, {}", hops.join(", ")) }
+}
+
+fn in_office(ip: IpAddr) -> bool {
+    OFFICE.parse::<ipnet::IpNet>().unwrap().contains(&ip)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1500))]
+
+    /// Issue #13: for any chain the nearest trusted proxy appended to, no
+    /// bytes a client adds in any other header, or left of its own entry (in
+    /// the same line or in earlier lines of the chain header), change the
+    /// resolved client or grant a CIDR bypass.
+    #[test]
+    fn issue13_client_bytes_never_change_the_client_or_the_bypass(
+        use_forwarded in any::<bool>(),
+        client in client_ip(),
+        client_port in proptest::option::of(1..=u16::MAX),
+        proxies in proptest::collection::vec(trusted_ip(), 0..4),
+        peer in trusted_ip(),
+        prefix in hostile_text(),
+        earlier_lines in proptest::collection::vec(hostile_text(), 0..3),
+        extras in proptest::collection::vec((hostile_name(), hostile_text()), 0..8),
+        extras_first in any::<bool>(),
+    ) {
+        let source = if use_forwarded { "Forwarded" } else { "X-Forwarded-For" };
+        let mut hops = vec![spelled(client, client_port)];
+        hops.extend(proxies.iter().map(|p| p.to_string()));
+        // Other headers: anything but the chain header itself, whose lines are
+        // the client's up to the proxy's own line.
+        let extras: Vec<(String, String)> =
+            extras.into_iter().filter(|(n, _)| !n.eq_ignore_ascii_case(source)).collect();
+        let mut req = OwnedRequest::new(&spelled(peer, Some(40000)));
+        let add = |req: OwnedRequest, list: &[(String, String)]| {
+            list.iter().fold(req, |r, (n, v)| r.header(n, v))
+        };
+        if extras_first {
+            req = add(req, &extras);
+        }
+        for line in &earlier_lines {
+            req = req.header(source, line);
+        }
+        req = req.header(source, &appended(source, &prefix, &hops));
+        if !extras_first {
+            req = add(req, &extras);
+        }
+        let outcome = hardened(source).outcome(&req);
+        prop_assert_eq!(outcome.identity.client, Some(client), "trace {}", outcome.identity.trace);
+        match &outcome.decision {
+            Decision::Forward(edits) => {
+                prop_assert!(in_office(client), "bypass for {}: {}", client, outcome.identity.trace);
+                let mut up = req.clone();
+                up.apply(edits);
+                prop_assert_eq!(up.get("X-Client-Address"), Some(client.to_string()));
+            }
+            Decision::Respond(resp) => {
+                prop_assert!(!in_office(client), "office client {} refused: {:?}", client, resp.status);
+                prop_assert_eq!(resp.status, 503);
+            }
+        }
+    }
+
+    /// Issue #13: every managed name, in any mix of case, `-`, `_` and `.`,
+    /// is removed from every peer when a backend would read it as that name
+    /// (only the dash spelling EdgeGuard sets may arrive).
+    #[test]
+    fn issue13_alias_spellings_of_managed_names_never_reach_the_backend(
+        aliases in proptest::collection::vec(
+            proptest::sample::select(hardened_names()).prop_flat_map(respelled)
+                .prop_filter("an alias, not the dash spelling", |n| n.contains(['_', '.'])),
+            1..8),
+        // A trusted proxy, or an untrusted peer in the office (so maintenance lets both through).
+        peer in prop_oneof![trusted_ip(), any::<u8>().prop_map(|n| IpAddr::V4(Ipv4Addr::new(198, 51, 100, n)))],
+        use_forwarded in any::<bool>(),
+    ) {
+        let source = if use_forwarded { "Forwarded" } else { "X-Forwarded-For" };
+        let mut req = OwnedRequest::new(&spelled(peer, Some(40000)))
+            .header(source, &appended(source, "", &["198.51.100.7".to_string()]));
+        for alias in &aliases {
+            req = req.header(alias, "6.6.6.6");
+        }
+        let decision = hardened(source).handle(&req);
+        let mut up = req.clone();
+        if let Decision::Forward(edits) = &decision {
+            up.apply(edits);
+        } else {
+            prop_assert!(false, "the office client was refused: {:?}", decision);
+        }
+        let names: Vec<&str> = up.headers.iter().map(|(n, _)| n.as_str()).collect();
+        let left = managed::aliases_among(names.iter().copied(), &hardened_names());
+        prop_assert!(left.is_empty(), "aliases upstream: {:?} (sent {:?})", left, aliases);
+        prop_assert!(up.headers.iter().all(|(_, v)| v != b"6.6.6.6"), "{:?}", up.headers);
     }
 }

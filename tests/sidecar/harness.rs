@@ -48,7 +48,12 @@ pub struct Sidecar {
 impl Sidecar {
     /// Starts `edgeguard serve --access-log` with `config`; `server.listen`
     /// and `server.adminListen` default to free loopback ports.
-    pub fn start(mut config: Value) -> Self {
+    pub fn start(config: Value) -> Self {
+        Self::start_with_env(config, &[])
+    }
+
+    /// [`Sidecar::start`] with extra environment variables (a signing key).
+    pub fn start_with_env(mut config: Value, envs: &[(&str, &str)]) -> Self {
         let server = config["server"].as_object_mut().expect("config.server");
         server.entry("listen").or_insert(json!("127.0.0.1:0"));
         server.entry("adminListen").or_insert(json!("127.0.0.1:0"));
@@ -60,6 +65,7 @@ impl Sidecar {
             .args(["serve", "--access-log", "--config"])
             .arg(&path)
             .env("EDGEGUARD_LOG", "debug")
+            .envs(envs.iter().copied())
             .stdout(std::fs::File::create(dir.path().join("stdout.log")).unwrap())
             .stderr(std::fs::File::create(dir.path().join("stderr.log")).unwrap())
             .stdin(Stdio::null())

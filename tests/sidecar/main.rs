@@ -7,6 +7,7 @@ mod support;
 
 mod client_ip;
 mod features;
+mod hardening;
 mod harness;
 mod proxy;
 mod reload;

@@ -37,6 +37,11 @@ impl Reply {
         }
     }
 
+    /// Every header name the backend received (lower case), in the echo's order.
+    pub fn upstream_names(&self) -> Vec<String> {
+        self.echoed()["headers"].as_object().map(|h| h.keys().cloned().collect()).unwrap_or_default()
+    }
+
     /// The single value of an upstream header, or `None`.
     pub fn upstream_one(&self, name: &str) -> Option<String> {
         let values = self.upstream_header(name);

@@ -21,7 +21,12 @@ pub struct Case {
     pub peer: String,
     #[serde(default)]
     pub headers: Vec<(String, String)>,
+    /// The resolved client, or [`UNKNOWN`] (issue #13).
     pub client: String,
+    /// The answer when EdgeGuard refuses the request (431 for an overlong
+    /// chain); `None`: forwarded.
+    #[serde(default)]
+    pub status: Option<u16>,
     /// Headers as the backend receives them from EdgeGuard (null = absent),
     /// before any proxy appends the peer to `X-Forwarded-For`.
     #[serde(default)]
@@ -30,6 +35,26 @@ pub struct Case {
     pub trace: Option<String>,
     #[serde(default)]
     pub trace_absent: Option<String>,
+}
+
+/// `client: unknown` in the table: EdgeGuard cannot vouch for any client
+/// (issue #13). The trace says `client=unknown`; the client header still
+/// carries nginx realip's answer, which the case lists under `upstream`.
+pub const UNKNOWN: &str = "unknown";
+
+impl Case {
+    /// The resolved client, `None` when it is unknown.
+    pub fn known_client(&self) -> Option<&str> {
+        (self.client != UNKNOWN).then_some(self.client.as_str())
+    }
+
+    /// What the trace line says about the client: `client=<ip>;` or `client=unknown`.
+    pub fn trace_client(&self) -> String {
+        match self.known_client() {
+            Some(ip) => format!("client={ip};"),
+            None => format!("client={UNKNOWN}"),
+        }
+    }
 }
 
 impl Table {

@@ -9,6 +9,7 @@ pub mod geo_expected;
 pub mod kind_target;
 pub mod kube;
 pub mod local_target;
+pub mod managed;
 pub mod target;
 pub mod traefik;
 pub mod yaml;

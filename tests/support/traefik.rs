@@ -19,13 +19,20 @@ use super::echo;
 pub struct Setup {
     routers: Vec<(String, String, Option<Value>)>,
     trusted_ips: Vec<String>,
+    insecure: bool,
     plugin_settings: Value,
     envs: Vec<(String, String)>,
 }
 
 impl Setup {
     pub fn new() -> Self {
-        Self { routers: Vec::new(), trusted_ips: Vec::new(), plugin_settings: json!({}), envs: Vec::new() }
+        Self {
+            routers: Vec::new(),
+            trusted_ips: Vec::new(),
+            insecure: false,
+            plugin_settings: json!({}),
+            envs: Vec::new(),
+        }
     }
 
     /// A router for `PathPrefix(prefix)`, with EdgeGuard configured as `config` (or no middleware).
@@ -37,6 +44,14 @@ impl Setup {
     /// The entrypoint's `forwardedHeaders.trustedIPs`.
     pub fn entrypoint_trusted_ips(mut self, ips: &[&str]) -> Self {
         self.trusted_ips = ips.iter().map(|s| s.to_string()).collect();
+        self
+    }
+
+    /// The entrypoint's `forwardedHeaders.insecure: true`: Traefik keeps every
+    /// peer's `X-Forwarded-*` headers, so only EdgeGuard's own stripping is
+    /// between a client and the backend (issue #13's setting).
+    pub fn entrypoint_insecure(mut self) -> Self {
+        self.insecure = true;
         self
     }
 
@@ -119,7 +134,9 @@ impl Traefik {
             dynamic["http"]["middlewares"] = Value::Object(middlewares);
         }
         let mut entrypoint = json!({"address": format!("127.0.0.1:{port}")});
-        if !setup.trusted_ips.is_empty() {
+        if setup.insecure {
+            entrypoint["forwardedHeaders"] = json!({"insecure": true});
+        } else if !setup.trusted_ips.is_empty() {
             entrypoint["forwardedHeaders"] = json!({"trustedIPs": setup.trusted_ips});
         }
         let mut plugin = json!({"moduleName": "edgeguard"});
@@ -205,6 +222,11 @@ impl Traefik {
     pub fn log(&self) -> String {
         let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
         read(&self.dir.path().join("traefik.log")) + &read(&self.dir.path().join("stderr.log"))
+    }
+
+    /// Traefik's process id (its memory in /proc).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// The temporary working directory (for mounted files).

@@ -36,9 +36,11 @@ fn forwarded_header_from_trusted_proxy_is_used() {
     if own_traefik_unavailable() {
         return;
     }
-    // `Forwarded` is read only when it is the configured source (issue #13).
-    let cfg = json!({"trustedProxies": ["127.0.0.2/32"], "sources": ["Forwarded"], "forwarded": true});
-    let t = paired(cfg, &["127.0.0.2/32"]);
+    // Read only when configured (issue #13: the default source is X-Forwarded-For).
+    let t = paired(
+        json!({"trustedProxies": ["127.0.0.2/32"], "sources": ["Forwarded"], "forwarded": true}),
+        &["127.0.0.2/32"],
+    );
     let reply = t.get_from(PROXY, "/", &[("Forwarded", "for=\"[2001:db8::7]:4711\";proto=https")]);
     assert_eq!(reply.upstream_one("x-real-ip").as_deref(), Some("2001:db8::7"), "{reply:?}");
     assert_eq!(reply.upstream_one("forwarded").as_deref(), Some("for=\"[2001:db8::7]\""), "{reply:?}");

@@ -6,5 +6,6 @@
 mod client_ip;
 mod foundation;
 mod geo;
+mod hardening;
 mod maintenance;
 mod signing;

@@ -9,6 +9,7 @@
 
 mod client_ip;
 mod geo;
+mod hardening;
 mod maintenance;
 mod routing;
 
