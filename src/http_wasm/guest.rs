@@ -30,36 +30,52 @@ unsafe extern "C" {
 }
 
 thread_local! {
-    /// One scratch buffer for every bounded read; it grows to the largest
-    /// value accepted (at most `MAX_HOST_READ`), never beyond.
+    /// One scratch buffer for every bounded read, always initialised (its
+    /// length is its size); it grows to the largest value accepted (at most
+    /// `MAX_HOST_READ` plus one NUL per line), never beyond.
     static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Calls `read(buf, buf_limit)`, which returns the value's full length and
-/// writes it only if it fits. Over `limit`: `TooLarge`, nothing copied.
-/// Within `limit` but over the scratch buffer: the buffer grows and the host
-/// is asked once more (it only copied nothing the first time).
+/// What one host read reports: how many NUL-terminated items (0 for a plain
+/// value) and the total length, NULs included.
+#[derive(Clone, Copy)]
+struct Sized {
+    count: usize,
+    len: usize,
+}
+
+/// Calls `read(buf, buf_limit)`, which reports the value's full size and
+/// writes it only if it fits in `buf_limit`. More than `limit` value bytes
+/// (NULs not counted): `TooLarge`, nothing copied. The host is never offered
+/// more room than `limit` plus the NULs, so nothing larger than the bound is
+/// ever written into guest memory; a value that fits the bound but not the
+/// scratch buffer grows it once and is read again.
 fn bounded(
     limit: usize,
-    read: impl Fn(*mut u8, i32) -> usize,
-    then: impl FnOnce(&[u8], usize),
+    read: impl Fn(*mut u8, i32) -> Sized,
+    then: impl FnOnce(&[u8]),
 ) -> Result<(), TooLarge> {
     SCRATCH.with_borrow_mut(|buf| {
-        let len = read(buf.as_mut_ptr(), i32::try_from(buf.capacity()).unwrap_or(i32::MAX));
-        if len > limit {
-            return Err(TooLarge { len });
+        let room = |n: usize| i32::try_from(n).unwrap_or(i32::MAX);
+        let first = read(buf.as_mut_ptr(), room(buf.len().min(limit)));
+        let value_len = first.len.saturating_sub(first.count);
+        if value_len > limit {
+            return Err(TooLarge { len: value_len });
         }
-        if len > buf.capacity() {
-            buf.reserve_exact(len);
-            let again = read(buf.as_mut_ptr(), i32::try_from(buf.capacity()).unwrap_or(i32::MAX));
-            if again > buf.capacity() {
-                // The value changed between the calls; refuse rather than loop.
-                return Err(TooLarge { len: again });
+        if first.len > buf.len().min(limit) {
+            // Fits the bound (NULs aside) but was not written: make room, read again.
+            if buf.len() < first.len {
+                buf.resize(first.len, 0);
             }
+            let again = read(buf.as_mut_ptr(), room(first.len));
+            if again.len > first.len {
+                // The value grew between the calls; refuse rather than loop.
+                return Err(TooLarge { len: again.len.saturating_sub(again.count) });
+            }
+            then(&buf[..again.len]);
+        } else {
+            then(&buf[..first.len]);
         }
-        // SAFETY: the host wrote `len` bytes (≤ capacity) at the buffer's start.
-        let bytes = unsafe { std::slice::from_raw_parts(buf.as_ptr(), len) };
-        then(bytes, len);
         Ok(())
     })
 }
@@ -69,9 +85,10 @@ fn nul_list(bytes: &[u8]) -> Vec<Vec<u8>> {
     bytes.split(|&b| b == 0).take(bytes.iter().filter(|&&b| b == 0).count()).map(<[u8]>::to_vec).collect()
 }
 
-/// The low 32 bits of a `count << 32 | len` result: the byte length.
-fn list_len(packed: i64) -> usize {
-    usize::try_from(packed as u32).unwrap_or(usize::MAX)
+/// A `count << 32 | len` result.
+fn list_size(packed: i64) -> Sized {
+    let part = |bits: u32| usize::try_from(bits).unwrap_or(usize::MAX);
+    Sized { count: part((packed >> 32) as u32), len: part(packed as u32) }
 }
 
 /// Registers the guest; called from `main`, i.e. once per guest instance.
@@ -119,15 +136,16 @@ impl Host for RequestHost<'_> {
     fn uri(&self, limit: usize) -> Result<Vec<u8>, TooLarge> {
         let mut out = Vec::new();
         // SAFETY: the host writes at most `buf_limit` bytes at `buf`.
-        let read = |buf, cap| usize::try_from(unsafe { get_uri(buf, cap) }).unwrap_or(0);
-        bounded(limit, read, |bytes, _| out = bytes.to_vec())?;
+        let read =
+            |buf, cap| Sized { count: 0, len: usize::try_from(unsafe { get_uri(buf, cap) }).unwrap_or(0) };
+        bounded(limit, read, |bytes| out = bytes.to_vec())?;
         Ok(out)
     }
     fn header_names(&self, limit: usize) -> Result<Vec<Vec<u8>>, TooLarge> {
         let mut out = Vec::new();
         // SAFETY: as above.
-        let read = |buf, cap| list_len(unsafe { get_header_names(REQUEST_HEADERS, buf, cap) });
-        bounded(limit, read, |bytes, _| out = nul_list(bytes))?;
+        let read = |buf, cap| list_size(unsafe { get_header_names(REQUEST_HEADERS, buf, cap) });
+        bounded(limit, read, |bytes| out = nul_list(bytes))?;
         Ok(out)
     }
     fn header_values(&self, name: &str, limit: usize) -> Result<Vec<Vec<u8>>, TooLarge> {
@@ -135,13 +153,10 @@ impl Host for RequestHost<'_> {
         let name_len = i32::try_from(name.len()).unwrap_or(i32::MAX);
         // SAFETY: `name` is valid for `name_len` bytes; the host writes at most `buf_limit` at `buf`.
         let read = |buf, cap| {
-            list_len(unsafe { get_header_values(REQUEST_HEADERS, name.as_ptr(), name_len, buf, cap) })
+            list_size(unsafe { get_header_values(REQUEST_HEADERS, name.as_ptr(), name_len, buf, cap) })
         };
-        // The ABI counts one NUL per line; `limit` is about the value bytes.
-        let lines_slack = 64;
-        bounded(limit.saturating_add(lines_slack), read, |bytes, _| out = nul_list(bytes))?;
-        let len: usize = out.iter().map(Vec::len).sum();
-        if len > limit { Err(TooLarge { len }) } else { Ok(out) }
+        bounded(limit, read, |bytes| out = nul_list(bytes))?;
+        Ok(out)
     }
     fn set_header(&self, name: &str, value: &str) {
         self.request.header.set(name.as_bytes(), value.as_bytes());

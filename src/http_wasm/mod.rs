@@ -284,14 +284,14 @@ mod tests {
             self.calls.set(self.calls.get() + 1);
             let names: Vec<Vec<u8>> =
                 self.req.borrow().headers.iter().map(|(n, _)| n.as_bytes().to_vec()).collect();
-            // The ABI's size: NUL-terminated names.
-            let len = names.iter().map(|n| n.len() + 1).sum();
+            // Like the guest's bounded read: the names' bytes, NULs not counted.
+            let len = names.iter().map(Vec::len).sum();
             if len > limit { Err(TooLarge { len }) } else { Ok(names) }
         }
         fn header_values(&self, name: &str, limit: usize) -> Result<Vec<Vec<u8>>, TooLarge> {
             self.calls.set(self.calls.get() + 1);
             let values = self.req.borrow().header_values(name);
-            let len = values.iter().map(|v| v.len() + 1).sum();
+            let len = values.iter().map(Vec::len).sum();
             if len > limit {
                 self.oversized.set(self.oversized.get() + 1);
                 Err(TooLarge { len })

@@ -11,6 +11,10 @@ use crate::cmd;
 pub const TRAEFIK_VERSION: &str = "3.7.15";
 /// The WASI engine that runs wasm32-wasip1 unit tests (see `xtask/wasi_runner.py`).
 pub const WASMTIME_PY: &str = "wasmtime==50.0.1";
+/// Binaryen's `wasm-opt` from the npm registry (a pinned, self-contained
+/// JS/wasm build that runs on the machine's Node.js), for
+/// [`crate::plugin`]'s bulk-memory lowering.
+pub const BINARYEN_NPM: &str = "binaryen@132.0.0";
 /// The wasm target the plugin is built for.
 pub const WASM_TARGET: &str = "wasm32-wasip1";
 
@@ -34,6 +38,28 @@ pub fn python_deps(root: &Path) -> Result<PathBuf> {
         pip_install(&dir, WASMTIME_PY)?;
     }
     Ok(dir)
+}
+
+/// Path of `wasm-opt`, installing [`BINARYEN_NPM`] under `target/tools/binaryen` if needed.
+pub fn wasm_opt(root: &Path) -> Result<PathBuf> {
+    let dir = root.join("target/tools/binaryen");
+    let bin = dir.join("node_modules/.bin/wasm-opt");
+    if !bin.exists() {
+        let mut partial = dir.as_os_str().to_owned();
+        partial.push(".partial");
+        let partial = PathBuf::from(partial);
+        let _ = std::fs::remove_dir_all(&partial);
+        std::fs::create_dir_all(&partial)?;
+        let prefix = partial.to_str().context("non-UTF-8 path")?;
+        let args = ["install", "--silent", "--no-audit", "--no-fund", "--prefix", prefix, BINARYEN_NPM];
+        cmd::run(root, "npm", &args, &[])?;
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::rename(&partial, &dir)?;
+        if !bin.exists() {
+            bail!("{BINARYEN_NPM} installed but {} is missing", bin.display());
+        }
+    }
+    Ok(bin)
 }
 
 /// Makes sure the wasm target is installed (a no-op when it is).
