@@ -137,6 +137,11 @@ fn parse(token: &str, grammar: Grammar) -> Result<IpAddr, InvalidNode> {
     };
     let (host, zone) = host.split_once('%').map_or((host, None), |(addr, zone)| (addr, Some(zone)));
     let ip: IpAddr = host.parse().map_err(|_| InvalidNode::Malformed)?;
+    // nginx's `ngx_inet_addr` returns INADDR_NONE for the broadcast address,
+    // so `realip` treats it as invalid; no client has it.
+    if grammar == Grammar::XForwardedFor && ip == IpAddr::from([255, 255, 255, 255]) {
+        return Err(InvalidNode::Malformed);
+    }
     // A zone id names an interface of the host that wrote it: meaningless in a
     // chain, and on IPv4 not an address at all (`203.0.113.9%evil`).
     if zone.is_some() && (grammar != Grammar::Peer || ip.is_ipv4() || zone == Some("")) {
@@ -202,6 +207,11 @@ mod tests {
             ("ipv4 obfuscated port", "192.0.2.1:_p1", (BAD, Ok("192.0.2.1"), BAD)),
             ("ipv4 leading zero", "192.0.02.1", same(BAD)),
             ("ipv4 short", "192.0.2", same(BAD)),
+            (
+                "ipv4 broadcast (nginx INADDR_NONE)",
+                "255.255.255.255",
+                (BAD, Ok("255.255.255.255"), Ok("255.255.255.255")),
+            ),
             ("ipv4 zone", "203.0.113.9%evil", same(BAD)),
             ("ipv4 zone port", "203.0.113.9%evil:80", same(BAD)),
             ("ipv6", "2001:db8::1", same(Ok("2001:db8::1"))),

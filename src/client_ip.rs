@@ -13,7 +13,7 @@ use crate::error::ConfigError;
 use crate::forwarded::{Chain, Hop};
 use crate::headers::{self, Arrival};
 use crate::request::{HeaderEdit, RequestView, TooLarge};
-use crate::resolve::{Detection, detect};
+use crate::resolve::{Detection, Stop, detect};
 use crate::trust::TrustedProxies;
 
 /// Most hops `maxHops` may allow; a bound on per-request work.
@@ -146,10 +146,10 @@ impl ClientIpStage {
             ("clientIp.preserveOriginalAs", &cfg.preserve_original_as),
             ("clientIp.traceHeader", &cfg.trace_header),
         ] {
-            headers::check_name(name, true).map_err(|reason| ConfigError::invalid(path, reason))?;
+            headers::check_output_name(name, true).map_err(|reason| ConfigError::invalid(path, reason))?;
         }
         for (i, name) in cfg.strip_headers.iter().enumerate() {
-            headers::check_name(name, false)
+            headers::check_output_name(name, false)
                 .map_err(|reason| ConfigError::invalid(format_args!("clientIp.stripHeaders[{i}]"), reason))?;
         }
         Ok(Self {
@@ -173,10 +173,12 @@ impl ClientIpStage {
         &'a self,
         cfg: &'a ClientIpConfig,
     ) -> impl Iterator<Item = (&'a str, Arrival)> + 'a {
-        let xff = if self.forwarded_for == ForwardedForMode::Off {
-            Arrival::Kept
-        } else {
-            Arrival::KeptFromTrusted
+        // With another source, no trusted proxy vouches for `X-Forwarded-For`:
+        // it is the client's, and goes (Traefik's proxy appends the peer).
+        let xff = match (self.forwarded_for, self.source) {
+            (ForwardedForMode::Off, _) => Arrival::Kept,
+            (_, Source::XForwardedFor) => Arrival::KeptFromTrusted,
+            _ => Arrival::Removed,
         };
         headers::IDENTITY
             .iter()
@@ -232,8 +234,6 @@ impl ClientIpStage {
             }
             if self.source == Source::XForwardedFor {
                 xff_lines = lines;
-            } else if self.forwarded_for != ForwardedForMode::Off || !self.preserve_original_as.is_empty() {
-                xff_lines = req.header_values_within(headers::X_FORWARDED_FOR, self.max_header_bytes)?;
             }
         }
         let detection = detect(peer, &chain.hops, &self.trusted, self.max_hops);
@@ -293,9 +293,12 @@ impl ClientIpStage {
         if self.forwarded {
             let hops: Vec<IpAddr> = match detection.index {
                 Some(i) => valid(&r.chain.hops[i..]).collect(),
-                None => vec![detection.address],
+                None if detection.client().is_some() => vec![detection.address],
+                None => Vec::new(),
             };
-            edits.push(HeaderEdit::Set(headers::FORWARDED.into(), forwarded_value(&hops)));
+            // RFC 7239 §6.2: a client nobody can name is `for=unknown`, never the proxy.
+            let unknown = detection.client().is_none().then_some("for=unknown");
+            edits.push(HeaderEdit::Set(headers::FORWARDED.into(), forwarded_value(unknown, &hops)));
         }
         self.push_trace(&r.identity.trace, edits);
     }
@@ -313,12 +316,20 @@ impl ClientIpStage {
         match self.forwarded_for {
             ForwardedForMode::Off => {}
             ForwardedForMode::Normalize if r.xff_lines.is_empty() => {}
-            ForwardedForMode::Normalize => {
-                let hops: Vec<IpAddr> = if from_xff {
-                    valid(&r.chain.hops).collect()
+            ForwardedForMode::Normalize if from_xff && d.stop == Stop::InvalidHop => {
+                // The hop that made the client unknown stays, as `unknown`: dropping
+                // it would hand a downstream realip the client-chosen entry to its left.
+                let right = d.index.map_or(&[][..], |i| &r.chain.hops[i..]);
+                let hops: Vec<IpAddr> = valid(right).collect();
+                let value = if hops.is_empty() {
+                    "unknown".to_string()
                 } else {
-                    valid(&Chain::from_xff(&r.xff_lines).hops).collect()
+                    format!("unknown, {}", join_addrs(&hops))
                 };
+                edits.push(HeaderEdit::Set(name.into(), value));
+            }
+            ForwardedForMode::Normalize => {
+                let hops: Vec<IpAddr> = valid(&r.chain.hops).collect();
                 // Already canonical (the common case): leave it, saving a host call.
                 let canonical = join_addrs(&hops);
                 if !(r.xff_lines.len() == 1 && r.xff_lines[0] == canonical.as_bytes()) {
@@ -376,14 +387,16 @@ fn valid(hops: &[Hop]) -> impl Iterator<Item = IpAddr> + '_ {
     hops.iter().filter_map(|h| h.ok())
 }
 
-/// RFC 7239 list of `for=` elements; IPv6 is quoted and bracketed (§6).
-fn forwarded_value(hops: &[IpAddr]) -> String {
-    let parts: Vec<String> = hops
-        .iter()
-        .map(|ip| match ip {
+/// RFC 7239 list of `for=` elements, after `first` if given; IPv6 is quoted
+/// and bracketed (§6).
+fn forwarded_value(first: Option<&str>, hops: &[IpAddr]) -> String {
+    let parts: Vec<String> = first
+        .map(str::to_string)
+        .into_iter()
+        .chain(hops.iter().map(|ip| match ip {
             IpAddr::V4(v4) => format!("for={v4}"),
             IpAddr::V6(v6) => format!("for=\"[{v6}]\""),
-        })
+        }))
         .collect();
     parts.join(", ")
 }

@@ -55,14 +55,16 @@ impl Chain {
             // in an invalid leftmost hop: `,a` is one invalid hop, `,,a` is an
             // invalid hop left of `a`. Matching it keeps `X-Real-IP` exactly
             // what nginx `realip` gives.
-            if let [b',' | b' ', second, ..] = line {
+            if hops.len() == first {
+                // nginx 1.22 reads each line on its own: one with no element
+                // (empty, or only separators) is an invalid hop.
+                hops.push(Err(InvalidNode::Malformed));
+            } else if let [b',' | b' ', second, ..] = line {
                 if matches!(second, b',' | b' ') {
                     hops.insert(first, Err(InvalidNode::Malformed));
-                } else if let Some(hop) = hops.get_mut(first) {
-                    *hop = Err(InvalidNode::Malformed);
+                } else {
+                    hops[first] = Err(InvalidNode::Malformed);
                 }
-            } else if line == b"," || line == b" " {
-                hops.insert(first, Err(InvalidNode::Malformed));
             }
         }
         Self { hops }
@@ -207,7 +209,8 @@ mod tests {
                 &["192.0.2.1, bogus, unknown, _x"],
                 &["192.0.2.1", "!malformed", "!unknown", "!obfuscated"],
             ),
-            ("empty header", &[""], &[]),
+            ("empty header (nginx: an invalid hop)", &[""], &["!malformed"]),
+            ("empty line right of a hop (nginx)", &["192.0.2.1", ""], &["192.0.2.1", "!malformed"]),
         ];
         for (desc, lines, want) in cases {
             let lines: Vec<&[u8]> = lines.iter().map(|l| l.as_bytes()).collect();

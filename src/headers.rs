@@ -34,7 +34,7 @@ pub const IDENTITY: &[&str] = &[
 ];
 
 /// What happens to the exact spelling of a managed name when it arrives.
-/// Any other spelling (`X_Real-IP`, `X.Real.IP`) is always removed.
+/// Any other spelling (`X_Real-IP`, `X.Real.IP`, `X~Real~IP`) is always removed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Arrival {
     /// Only EdgeGuard sets it: removed from every peer.
@@ -48,9 +48,10 @@ pub enum Arrival {
 }
 
 /// Every header name EdgeGuard manages, normalised once at init: ASCII
-/// lower case with `_` and `.` read as `-`, the way CGI, WSGI, PHP and
-/// nginx variables fold names (`X_Real.IP` reaches a backend as
-/// `X-Real-IP`). [`ManagedHeaders::strip`] makes one pass over the names a
+/// lower case with every character other than a letter or digit read as
+/// `-`, the way CGI, WSGI, PHP, nginx variables and Apache's `http2env`
+/// fold names (`X_Real.IP` and `X~Real~IP` reach a backend as `X-Real-IP`;
+/// Traefik's `aliasHeadersStrategy` treats all of `` !#$%&'*+.^_`|~ `` so). [`ManagedHeaders::strip`] makes one pass over the names a
 /// request carries and asks of each "is this one of mine?", as Traefik's
 /// `isManagedXHeader` does, instead of asking the host about every name.
 ///
@@ -102,7 +103,7 @@ impl ManagedHeaders {
     pub fn strip(&self, req: &impl RequestView, peer_trusted: bool, edits: &mut Vec<HeaderEdit>) {
         req.visit_header_names(&mut |name| {
             let Some(arrival) = self.lookup(name.as_bytes()) else { return };
-            let exact = !name.bytes().any(|b| b == b'_' || b == b'.');
+            let exact = name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
             let keep = exact
                 && match arrival {
                     Arrival::Removed => false,
@@ -138,10 +139,38 @@ impl Arrival {
 
 /// One byte of a name as backends fold it.
 const fn normalise(b: u8) -> u8 {
-    match b {
-        b'_' | b'.' => b'-',
-        b => b.to_ascii_lowercase(),
+    if b.is_ascii_alphanumeric() { b.to_ascii_lowercase() } else { b'-' }
+}
+
+/// Headers EdgeGuard must never set or strip under a configured name: HTTP
+/// framing, routing and cookies, and the chain Traefik's proxy appends to.
+const RESERVED: [&str; 9] = [
+    "Host",
+    "Cookie",
+    "Connection",
+    "Content-Length",
+    "Transfer-Encoding",
+    "Upgrade",
+    "TE",
+    "Trailer",
+    X_FORWARDED_FOR,
+];
+
+/// Checks a configured name EdgeGuard writes or strips: a token (see
+/// [`check_name`]), spelled with letters, digits and `-` only (any other
+/// spelling is an alias EdgeGuard itself removes), and none of the
+/// [`RESERVED`] headers in any spelling.
+pub fn check_output_name(name: &str, allow_empty: bool) -> Result<(), String> {
+    check_name(name, allow_empty)?;
+    if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        return Err(format!(
+            "`{name}` is an alias spelling (backends read every `_` `.` and other separator as `-`): spell it with `-`"
+        ));
     }
+    if let Some(reserved) = RESERVED.iter().find(|r| r.eq_ignore_ascii_case(name)) {
+        return Err(format!("`{name}` is `{reserved}`, which EdgeGuard must not overwrite or remove"));
+    }
+    Ok(())
 }
 
 /// Checks a configured header name: an RFC 9110 token. `allow_empty` is for
@@ -173,6 +202,8 @@ mod tests {
             ("x.real.ip", Some(Arrival::Removed)),
             ("X_FORWARDED_FOR", Some(Arrival::KeptFromTrusted)),
             ("x-geo_country", Some(Arrival::Removed)),
+            ("X~Real!IP", Some(Arrival::Removed)),
+            ("X|Forwarded`For", Some(Arrival::KeptFromTrusted)),
             ("X-Real-IPs", None),
             ("X-Real", None),
             ("XReal-IP", None),

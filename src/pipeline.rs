@@ -25,6 +25,9 @@ pub struct Pipeline {
     client_ip: ClientIpStage,
     /// Every header name EdgeGuard manages, from every stage.
     managed: ManagedHeaders,
+    /// `maintenance.allow.token.cookie`: removed from `Cookie` on every
+    /// request, maintenance on or off (browsers keep sending it).
+    token_cookie: Option<String>,
     /// Wall-clock second of the last refusal logged (Traefik's monotonic clock is fake).
     last_refusal_log: AtomicU64,
     maintenance: Option<MaintenanceStage>,
@@ -92,10 +95,22 @@ impl Pipeline {
             .iter()
             .map(String::as_str)
             .chain(signing.managed_names())
-            .chain(maintenance.as_ref().and_then(MaintenanceStage::token_header))
+            // The bypass token header, whether or not maintenance is configured to turn on.
+            .chain([config.maintenance.allow.token.header.trim()])
             .map(|n| (n, Arrival::Removed));
         let managed = ManagedHeaders::new(client_ip.managed_names(&config.client_ip).chain(removed));
-        Ok(Self { client_ip, managed, last_refusal_log: AtomicU64::new(0), maintenance, geo, signing, log })
+        let cookie = config.maintenance.allow.token.cookie.trim();
+        let token_cookie = (!cookie.is_empty()).then(|| cookie.to_string());
+        Ok(Self {
+            client_ip,
+            managed,
+            token_cookie,
+            last_refusal_log: AtomicU64::new(0),
+            maintenance,
+            geo,
+            signing,
+            log,
+        })
     }
 
     /// Decodes and validates a JSON config in one step, logging to stderr.
@@ -151,11 +166,13 @@ impl Pipeline {
         self.managed.strip(req, resolution.identity.peer_trusted(), &mut edits);
         self.client_ip.write(&resolution, &mut edits);
         let identity = resolution.identity;
+        // The bypass secret is for EdgeGuard, not for the backends.
+        if let Some(cookie) = &self.token_cookie {
+            crate::maintenance::strip_cookie(req, cookie, &mut edits);
+        }
         // Maintenance: an unknown client (`None`) never matches an allowed CIDR.
         let maintenance = self.maintenance.as_ref().map(|m| (m, m.decide(req, identity.client, now, log)));
         if let Some((stage, verdict)) = &maintenance {
-            // The bypass secret is for EdgeGuard, not for the backends.
-            stage.strip_token_cookie(req, &mut edits);
             match &verdict.action {
                 Action::Block(response) => {
                     let decision = Decision::Respond(response.clone());

@@ -62,9 +62,10 @@ pub enum TrustError {
     )]
     TrustAll(String),
     /// An entry that completes a list covering all of IPv4 or IPv6
-    /// (`0.0.0.0/1` + `128.0.0.0/1`), without the explicit opt-in.
+    /// (`0.0.0.0/1` + `128.0.0.0/1`), or most of the public address space,
+    /// without the explicit opt-in.
     #[error(
-        "`{entry}` with the entries before it covers all of {family}, so any client could spoof its IP; \
+        "`{entry}` with the entries before it covers all or most of {family}, so any client could spoof its IP; \
          set `allowTrustAll: true` if you mean it"
     )]
     TrustAllCombined {
@@ -106,8 +107,9 @@ impl TrustedProxies {
             }
             let net = parse_net(entry).ok_or_else(|| (i, TrustError::Unparsable(entry.to_string())))?;
             nets.push(net);
-            // Trusting everything split into pieces is still trusting everything.
-            if !allow_trust_all && IpNet::aggregate(&nets).iter().any(|n| n.prefix_len() == 0) {
+            // Trusting everything split into pieces, or most of the routable
+            // Internet, is still trusting everything a client could send from.
+            if !allow_trust_all && trusts_most_of_the_internet(&nets) {
                 let entry = entry.to_string();
                 let family = if net.addr().is_ipv4() { "IPv4" } else { "IPv6" };
                 let err = if net.prefix_len() == 0 {
@@ -136,6 +138,56 @@ impl TrustedProxies {
     pub fn networks(&self) -> &[IpNet] {
         &self.nets
     }
+}
+
+/// IPv4 ranges no Internet client comes from (RFC 6890: "this network",
+/// private, CGNAT, loopback, link-local, multicast, reserved).
+const NON_PUBLIC_V4: [&str; 9] = [
+    "0.0.0.0/8",
+    "10.0.0.0/8",
+    "100.64.0.0/10",
+    "127.0.0.0/8",
+    "169.254.0.0/16",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "224.0.0.0/4",
+    "240.0.0.0/4",
+];
+
+/// Whether `nets` cover all of IPv4 or IPv6, or more than half of the
+/// public IPv4 space or of IPv6 global unicast (`2000::/3`): e.g.
+/// `0.0.0.0/1` + `128.0.0.0/2` + `192.0.0.0/3`, or `2000::/3`.
+fn trusts_most_of_the_internet(nets: &[IpNet]) -> bool {
+    let merged = IpNet::aggregate(&nets.to_vec());
+    if merged.iter().any(|n| n.prefix_len() == 0) {
+        return true;
+    }
+    // CIDRs are nested or disjoint, so an overlap is the smaller of the two.
+    let overlap = |a: &IpNet, b: &IpNet| -> u128 {
+        if a.contains(b) {
+            size(b)
+        } else if b.contains(a) {
+            size(a)
+        } else {
+            0
+        }
+    };
+    let non_public: Vec<IpNet> = NON_PUBLIC_V4.iter().map(|c| c.parse().expect("valid CIDR")).collect();
+    let public_v4 = (1u128 << 32) - non_public.iter().map(size).sum::<u128>();
+    let covered_v4: u128 = merged
+        .iter()
+        .filter(|n| n.addr().is_ipv4())
+        .map(|n| size(n) - non_public.iter().map(|s| overlap(n, s)).sum::<u128>())
+        .sum();
+    let global_v6: IpNet = "2000::/3".parse().expect("valid CIDR");
+    let covered_v6: u128 = merged.iter().map(|n| overlap(n, &global_v6)).sum();
+    covered_v4 > public_v4 / 2 || covered_v6 > size(&global_v6) / 2
+}
+
+/// Addresses in a network (IPv6 /0 saturates, which no caller reaches).
+fn size(net: &IpNet) -> u128 {
+    let bits = u32::from(net.max_prefix_len() - net.prefix_len());
+    1u128.checked_shl(bits).unwrap_or(u128::MAX)
 }
 
 /// A CIDR (host bits are masked, as nginx and Traefik accept `10.1.2.3/8`)
@@ -205,17 +257,20 @@ mod tests {
         );
         assert!(TrustedProxies::new(["0.0.0.0/0"], true).unwrap().contains(ip("192.0.2.1")));
         // Issue #13: halves (or any split) that cover a whole family are trust-all too.
-        let halves = TrustedProxies::new(["0.0.0.0/1", "10.0.0.0/8", "128.0.0.0/1"], false).unwrap_err();
+        let halves = TrustedProxies::new(["0.0.0.0/2", "10.0.0.0/8", "64.0.0.0/2"], false).unwrap_err();
         assert_eq!(halves.0, 2);
         assert_eq!(
             halves.1.to_string(),
-            "`128.0.0.0/1` with the entries before it covers all of IPv4, so any client could spoof its IP; \
+            "`64.0.0.0/2` with the entries before it covers all or most of IPv4, so any client could spoof its IP; \
              set `allowTrustAll: true` if you mean it"
         );
         let v6 = ["::/1", "8000::/2", "c000::/2"];
-        assert_eq!(TrustedProxies::new(v6, false).unwrap_err().0, 2);
+        assert_eq!(TrustedProxies::new(v6, false).unwrap_err().0, 0, "::/1 holds all of 2000::/3");
         assert!(TrustedProxies::new(v6, true).is_ok());
-        assert!(TrustedProxies::new(["0.0.0.0/1", "::/1", "private"], false).is_ok());
+        assert!(TrustedProxies::new(["0.0.0.0/2", "2600::/8", "private", "cloudflare"], false).is_ok());
+        for most in [&["0.0.0.0/1", "128.0.0.0/2", "192.0.0.0/3"][..], &["2000::/3"], &["0.0.0.0/1"]] {
+            assert!(TrustedProxies::new(most, false).is_err(), "{most:?} trusts most of the Internet");
+        }
         assert_eq!(
             TrustError::Unparsable("x".into()).to_string(),
             "`x` is not a CIDR, an IP address or a preset (loopback, private, kind, cloudflare)"

@@ -259,13 +259,17 @@ fn hostile_name() -> impl Strategy<Value = String> {
     ]
 }
 
-/// `name` with each letter in either case and each `-`, `_` or `.` as any of the three.
+/// Separators backends read as `-` (Traefik's alias set; Apache's `http2env`
+/// folds every non-alphanumeric byte).
+const SEPARATORS: [char; 15] = ['-', '_', '.', '!', '#', '$', '%', '&', '\'', '*', '+', '^', '`', '|', '~'];
+
+/// `name` with each letter in either case and each `-`, `_` or `.` as any separator.
 fn respelled(name: &'static str) -> impl Strategy<Value = String> {
-    proptest::collection::vec((any::<bool>(), 0..3usize), name.len()).prop_map(move |choices| {
+    proptest::collection::vec((any::<bool>(), 0..SEPARATORS.len()), name.len()).prop_map(move |choices| {
         name.bytes()
             .zip(choices)
             .map(|(b, (upper, sep))| match b {
-                b'-' | b'_' | b'.' => ['-', '_', '.'][sep],
+                b'-' | b'_' | b'.' => SEPARATORS[sep],
                 _ if upper => b.to_ascii_uppercase() as char,
                 _ => b.to_ascii_lowercase() as char,
             })
@@ -351,7 +355,7 @@ proptest! {
     fn issue13_alias_spellings_of_managed_names_never_reach_the_backend(
         aliases in proptest::collection::vec(
             proptest::sample::select(hardened_names()).prop_flat_map(respelled)
-                .prop_filter("an alias, not the dash spelling", |n| n.contains(['_', '.'])),
+                .prop_filter("an alias, not the dash spelling", |n| !n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')),
             1..8),
         // A trusted proxy, or an untrusted peer in the office (so maintenance lets both through).
         peer in prop_oneof![trusted_ip(), any::<u8>().prop_map(|n| IpAddr::V4(Ipv4Addr::new(198, 51, 100, n)))],

@@ -173,7 +173,10 @@ fuzz_target!(|data: &[u8]| {
             upstream.apply(edits);
             let trusted = peer_ip.is_some_and(|p| TRUST.contains(p));
             for (name, _) in &upstream.headers {
-                let folded = name.to_ascii_lowercase().replace(['_', '.'], "-");
+                let folded: String = name
+                    .bytes()
+                    .map(|b| if b.is_ascii_alphanumeric() { char::from(b.to_ascii_lowercase()) } else { '-' })
+                    .collect();
                 let managed = [FORWARDED, XFF, REAL_IP, "x-client", "x-t", "x-edgeguard-signature", "x-geo-country"]
                     .iter()
                     .any(|m| m.eq_ignore_ascii_case(&folded));

@@ -3,8 +3,8 @@
 //! hosts only hand out token names).
 //!
 //! Invariants (a failure panics, which libFuzzer reports as a crash):
-//! - `lookup` agrees with a naive model: fold to ASCII lower case with `_`
-//!   and `.` as `-`, then compare with each managed name folded the same way;
+//! - `lookup` agrees with a naive model: fold to ASCII lower case with every
+//!   non-alphanumeric byte as `-`, then compare with each managed name folded the same way;
 //! - after the pipeline's edits, no header whose folded name is managed
 //!   reaches the backend, except the exact `X-Forwarded-For` from a trusted
 //!   peer and the headers EdgeGuard itself set — from a trusted and from an
@@ -51,14 +51,14 @@ static SET: LazyLock<ManagedHeaders> =
     LazyLock::new(|| ManagedHeaders::new(MANAGED.iter().map(|n| (*n, Arrival::Removed))));
 
 fn fold(name: &str) -> String {
-    name.bytes().map(|b| if b == b'_' || b == b'.' { '-' } else { char::from(b.to_ascii_lowercase()) }).collect()
+    name.bytes().map(|b| if b.is_ascii_alphanumeric() { char::from(b.to_ascii_lowercase()) } else { '-' }).collect()
 }
 
 fuzz_target!(|data: &[u8]| {
     let names: Vec<&str> =
         data.split(|&b| b == b'\n').take(32).filter_map(|l| std::str::from_utf8(l).ok()).collect();
     for name in &names {
-        let model = name.is_ascii() && MANAGED.iter().any(|m| fold(m) == fold(name));
+        let model = MANAGED.iter().any(|m| fold(m) == fold(name));
         assert_eq!(SET.lookup(name.as_bytes()).is_some(), model, "lookup({name:?})");
     }
     for peer in ["10.0.0.1:1", "192.0.2.1:1"] {
@@ -70,7 +70,7 @@ fuzz_target!(|data: &[u8]| {
         let mut upstream = req.clone();
         upstream.apply(&edits);
         for (name, _) in &upstream.headers {
-            if !name.is_ascii() || !MANAGED.iter().any(|m| fold(m) == fold(name)) {
+            if !MANAGED.iter().any(|m| fold(m) == fold(name)) {
                 continue;
             }
             let kept_chain = peer.starts_with("10.") && name.eq_ignore_ascii_case("X-Forwarded-For");

@@ -20,7 +20,7 @@ pub use values::{Field, encode};
 
 use crate::config::{GeoConfig, GeoHeaderNames, GeoOnError, ValueEncoding};
 use crate::error::ConfigError;
-use crate::headers::check_name;
+use crate::headers::check_output_name;
 use crate::log::{Level, Log};
 use crate::request::HeaderEdit;
 use database::{Db, ReloadingDb};
@@ -82,11 +82,12 @@ impl GeoStage {
         }
         let mut names: [Option<String>; 13] = Default::default();
         for (i, (field, name)) in cfg.headers.fields().into_iter().enumerate() {
-            check_name(name, true)
+            check_output_name(name, true)
                 .map_err(|r| ConfigError::invalid(format_args!("geo.headers.{field}"), r))?;
             names[i] = (!name.is_empty()).then(|| name.to_string());
         }
-        check_name(&cfg.db_info_header, true).map_err(|r| ConfigError::invalid("geo.dbInfoHeader", r))?;
+        check_output_name(&cfg.db_info_header, true)
+            .map_err(|r| ConfigError::invalid("geo.dbInfoHeader", r))?;
         if cfg.language.is_empty() || !cfg.language.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
             return Err(ConfigError::invalid(
                 "geo.language",

@@ -109,33 +109,33 @@ impl Allow {
             Carrier::Cookie(_) => None,
         }
     }
+}
 
-    /// Removes the bypass cookie from `Cookie`, keeping every other cookie:
-    /// the secret is for EdgeGuard, not for the backends. Several `Cookie`
-    /// lines (HTTP/2 splits them) become one, joined with `; ` (RFC 9113 §8.2.3).
-    pub(crate) fn strip_token_cookie(&self, req: &impl RequestView, edits: &mut Vec<HeaderEdit>) {
-        let Some(Carrier::Cookie(name)) = self.token.as_ref().map(|t| &t.carrier) else { return };
-        let lines = req.header_values("Cookie");
-        let is_token = |pair: &[u8]| {
-            pair.iter().position(|&b| b == b'=').is_some_and(|eq| pair[..eq].trim_ascii() == name.as_bytes())
-        };
-        if !lines.iter().any(|line| line.split(|&b| b == b';').any(is_token)) {
-            return;
-        }
-        let kept: Vec<&[u8]> = lines
-            .iter()
-            .flat_map(|line| line.split(|&b| b == b';'))
-            .map(<[u8]>::trim_ascii)
-            .filter(|pair| !pair.is_empty() && !is_token(pair))
-            .collect();
-        if kept.is_empty() {
-            edits.push(HeaderEdit::Remove("Cookie".into()));
-        } else {
-            edits.push(HeaderEdit::Set(
-                "Cookie".into(),
-                String::from_utf8_lossy(&kept.join(&b"; "[..])).into_owned(),
-            ));
-        }
+/// Removes cookie `name` from `Cookie`, keeping every other cookie: the
+/// bypass secret is for EdgeGuard, not for the backends, and browsers keep
+/// sending it long after a cutover. Several `Cookie` lines (HTTP/2 splits
+/// them) become one, joined with `; ` (RFC 9113 §8.2.3).
+pub fn strip_cookie(req: &impl RequestView, name: &str, edits: &mut Vec<HeaderEdit>) {
+    let lines = req.header_values("Cookie");
+    let is_token = |pair: &[u8]| {
+        pair.iter().position(|&b| b == b'=').is_some_and(|eq| pair[..eq].trim_ascii() == name.as_bytes())
+    };
+    if !lines.iter().any(|line| line.split(|&b| b == b';').any(is_token)) {
+        return;
+    }
+    let kept: Vec<&[u8]> = lines
+        .iter()
+        .flat_map(|line| line.split(|&b| b == b';'))
+        .map(<[u8]>::trim_ascii)
+        .filter(|pair| !pair.is_empty() && !is_token(pair))
+        .collect();
+    if kept.is_empty() {
+        edits.push(HeaderEdit::Remove("Cookie".into()));
+    } else {
+        edits.push(HeaderEdit::Set(
+            "Cookie".into(),
+            String::from_utf8_lossy(&kept.join(&b"; "[..])).into_owned(),
+        ));
     }
 }
 

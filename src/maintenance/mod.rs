@@ -55,13 +55,14 @@ use std::fmt;
 use std::net::IpAddr;
 use std::time::SystemTime;
 
+pub use allow::strip_cookie;
 pub use negotiate::Format;
 pub use window::DEFAULT_RETRY_AFTER_SECS;
 
 use crate::config::MaintenanceConfig;
 use crate::error::ConfigError;
 use crate::log::Log;
-use crate::request::{HeaderEdit, RequestView, Response};
+use crate::request::{RequestView, Response};
 use allow::Allow;
 use flag::FlagFile;
 use page::Page;
@@ -229,12 +230,6 @@ impl MaintenanceStage {
     /// does not reach the backend.
     pub fn token_header(&self) -> Option<&str> {
         self.allow.token_header()
-    }
-
-    /// Removes the bypass cookie (`allow.token.cookie`) from the request's
-    /// `Cookie` header before it goes upstream; other cookies are kept.
-    pub fn strip_token_cookie(&self, req: &impl RequestView, edits: &mut Vec<HeaderEdit>) {
-        self.allow.strip_token_cookie(req, edits);
     }
 
     /// The first trigger that is on, cheapest first; the flag file is not

@@ -25,6 +25,8 @@ pub enum RequestEnd {
     Maintenance,
     /// Answered by the pipeline otherwise (geo `onError: fail` → 503).
     Unavailable,
+    /// Refused: a forwarding header over `clientIp.maxHeaderBytes` (431).
+    Refused,
     /// The upstream could not be reached or failed (502).
     UpstreamError,
     /// No response head within `server.timeouts.upstreamHeader` (504).
@@ -37,6 +39,7 @@ impl RequestEnd {
             Self::Forwarded => "forwarded",
             Self::Maintenance => "maintenance",
             Self::Unavailable => "unavailable",
+            Self::Refused => "refused",
             Self::UpstreamError => "upstream_error",
             Self::UpstreamTimeout => "upstream_timeout",
         }

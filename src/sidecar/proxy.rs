@@ -18,6 +18,7 @@ use hyper_util::rt::TokioIo;
 
 use super::Shared;
 use super::metrics::RequestEnd;
+use crate::headers::{Arrival, ManagedHeaders};
 use crate::maintenance::Action;
 use crate::request::{Decision, HeaderEdit, RequestView};
 
@@ -60,14 +61,16 @@ impl RequestView for View<'_> {
         self.uri.path_and_query().map_or_else(|| "/".to_string(), |p| p.as_str().to_string())
     }
     fn header_values(&self, name: &str) -> Vec<Vec<u8>> {
-        let values: Vec<Vec<u8>> = self.headers.get_all(name).iter().map(|v| v.as_bytes().to_vec()).collect();
-        if values.is_empty() && name.eq_ignore_ascii_case("host") {
-            // HTTP/2 (h2c included) carries the host as `:authority`, which
-            // hyper keeps in the URI: it is the request's Host for signing
-            // and the host bypass (RFC 9113 §8.3.1).
-            return self.uri.authority().map(|a| vec![a.as_str().as_bytes().to_vec()]).unwrap_or_default();
+        if name.eq_ignore_ascii_case("host") {
+            // The request's authority wins over `Host`: HTTP/2 (h2c included)
+            // carries it as `:authority` (RFC 9113 §8.3.1) and an absolute-form
+            // HTTP/1.1 target overrides `Host` (RFC 9112 §3.2.2), as Go's
+            // `r.Host` does for the plugin. Signing and the host bypass read it.
+            if let Some(authority) = self.uri.authority() {
+                return vec![authority.as_str().as_bytes().to_vec()];
+            }
         }
-        values
+        self.headers.get_all(name).iter().map(|v| v.as_bytes().to_vec()).collect()
     }
     fn has_header(&self, name: &str) -> bool {
         self.headers.contains_key(name)
@@ -107,6 +110,8 @@ pub async fn handle(
         Decision::Respond(r) => {
             let end = if outcome.maintenance.as_ref().is_some_and(|v| matches!(v.action, Action::Block(_))) {
                 RequestEnd::Maintenance
+            } else if r.status == 431 {
+                RequestEnd::Refused
             } else {
                 RequestEnd::Unavailable
             };
@@ -136,11 +141,10 @@ pub async fn handle(
         parts.headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
         parts.headers.insert(header::UPGRADE, protocol.clone());
     }
-    if !parts.headers.contains_key(header::HOST) {
-        // HTTP/2 carries the host as `:authority`; HTTP/1.1 upstreams need `Host`.
-        if let Some(v) = parts.uri.authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok()) {
-            parts.headers.insert(header::HOST, v);
-        }
+    // HTTP/2 carries the host as `:authority` and an absolute-form target
+    // overrides `Host`: the upstream gets the host the pipeline judged.
+    if let Some(v) = parts.uri.authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok()) {
+        parts.headers.insert(header::HOST, v);
     }
     // The upstream target: the request's path and query (already parsed by
     // hyper) under the upstream's scheme and authority (parsed once per config).
@@ -299,6 +303,27 @@ fn apply(headers: &mut HeaderMap, edits: Vec<HeaderEdit>, response: &mut Vec<(He
     }
 }
 
+/// The `X-Forwarded-*` headers Traefik's entrypoint manages (its
+/// `forwardedheaders` set), removed from untrusted peers in every spelling.
+static TRAEFIK_X_HEADERS: std::sync::LazyLock<ManagedHeaders> = std::sync::LazyLock::new(|| {
+    ManagedHeaders::new(
+        [
+            "X-Forwarded-Proto",
+            "X-Forwarded-Host",
+            "X-Forwarded-Port",
+            "X-Forwarded-Server",
+            "X-Forwarded-Uri",
+            "X-Forwarded-Method",
+            "X-Forwarded-Prefix",
+            "X-Forwarded-Tls-Client-Cert",
+            "X-Forwarded-Tls-Client-Cert-Info",
+            "X-Forwarded-Scheme",
+            "X-Scheme",
+        ]
+        .map(|n| (n, Arrival::Removed)),
+    )
+});
+
 /// `X-Forwarded-For`, `-Proto` and `-Host` as Traefik's proxy leaves them
 /// after its middlewares (EdgeGuard's edits included): the peer is appended
 /// to whatever `X-Forwarded-For` EdgeGuard left, in every `forwardedFor`
@@ -308,6 +333,19 @@ fn apply(headers: &mut HeaderMap, edits: Vec<HeaderEdit>, response: &mut Vec<(He
 /// (Traefik keeps them from its entrypoint's trusted IPs); otherwise set.
 fn forwarded_headers(headers: &mut HeaderMap, uri: &Uri, peer: SocketAddr, peer_trusted: bool) {
     use std::io::Write as _;
+    // Traefik's entrypoint deletes its X-headers from untrusted peers (and
+    // their alias spellings); so does the sidecar, through the same normaliser.
+    let managed: Vec<HeaderName> = headers
+        .keys()
+        .filter(|k| {
+            TRAEFIK_X_HEADERS.lookup(k.as_str().as_bytes()).is_some()
+                && (!peer_trusted || !k.as_str().bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+        })
+        .cloned()
+        .collect();
+    for name in managed {
+        headers.remove(name);
+    }
     let mut value: Vec<u8> = Vec::with_capacity(64);
     for (i, line) in headers.get_all(&X_FORWARDED_FOR_NAME).iter().enumerate() {
         if i > 0 {

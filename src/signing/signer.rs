@@ -89,7 +89,8 @@ impl Signer {
     /// set is an error naming `signing.headers[i]`.
     pub fn build(cfg: &Config, settable: &[&str], defaults: &[&str]) -> Result<Option<Self>, ConfigError> {
         let s = &cfg.signing;
-        check_name(&s.header, false).map_err(|r| ConfigError::invalid("signing.header", r))?;
+        headers::check_output_name(&s.header, false)
+            .map_err(|r| ConfigError::invalid("signing.header", r))?;
         if let Some(clash) = settable.iter().find(|n| n.eq_ignore_ascii_case(&s.header)) {
             let reason =
                 format!("`{}` is also a header EdgeGuard sets (`{clash}`); pick another name", s.header);

@@ -39,10 +39,10 @@ pub const ISSUE_ALIASES: &[&str] =
     &["X-Real_IP", "X_Real-IP", "X.Real.IP", "X-Geo_Country", "X-EdgeGuard_Signature", "X_Forwarded_For"];
 
 /// The name as a CGI-style backend reads it: `HTTP_` aside, upper case with
-/// every `-`, `_` and `.` the same.
+/// every byte but letters and digits as `_` (Apache's `http2env`).
 pub fn as_backend_reads(name: &str) -> String {
     name.bytes()
-        .map(|b| if matches!(b, b'-' | b'_' | b'.') { '_' } else { b.to_ascii_uppercase() as char })
+        .map(|b| if b.is_ascii_alphanumeric() { b.to_ascii_uppercase() as char } else { '_' })
         .collect()
 }
 
@@ -52,7 +52,10 @@ pub fn aliases_among<'a>(names: impl IntoIterator<Item = &'a str>, managed: &[&s
     let wanted: Vec<String> = managed.iter().map(|m| as_backend_reads(m)).collect();
     names
         .into_iter()
-        .filter(|n| n.contains(['_', '.']) && wanted.contains(&as_backend_reads(n)))
+        .filter(|n| {
+            !n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && wanted.contains(&as_backend_reads(n))
+        })
         .map(str::to_string)
         .collect()
 }
