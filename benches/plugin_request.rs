@@ -11,6 +11,7 @@ use std::sync::Arc;
 use criterion::{Criterion, criterion_group, criterion_main};
 use edgeguard::http_wasm::{Host, Plugin};
 use edgeguard::log::MemoryLog;
+use edgeguard::request::TooLarge;
 
 /// A request as Traefik 3 passes it to a middleware: wrk's headers plus the
 /// ones the entrypoint's `forwardedHeaders` adds.
@@ -25,15 +26,15 @@ impl Host for TraefikRequest {
     fn method(&self) -> Vec<u8> {
         b"GET".to_vec()
     }
-    fn uri(&self) -> Vec<u8> {
-        b"/".to_vec()
+    fn uri(&self, _: usize) -> Result<Vec<u8>, TooLarge> {
+        Ok(b"/".to_vec())
     }
-    fn header_names(&self) -> Vec<Vec<u8>> {
-        self.headers.iter().map(|(n, _)| n.as_bytes().to_vec()).collect()
+    fn header_names(&self, _: usize) -> Result<Vec<Vec<u8>>, TooLarge> {
+        Ok(self.headers.iter().map(|(n, _)| n.as_bytes().to_vec()).collect())
     }
-    fn header_values(&self, name: &str) -> Vec<Vec<u8>> {
+    fn header_values(&self, name: &str, _: usize) -> Result<Vec<Vec<u8>>, TooLarge> {
         let named = self.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name));
-        named.map(|(_, v)| v.as_bytes().to_vec()).collect()
+        Ok(named.map(|(_, v)| v.as_bytes().to_vec()).collect())
     }
     fn set_header(&self, _: &str, _: &str) {}
     fn remove_header(&self, _: &str) {}

@@ -8,22 +8,26 @@
 //!
 //! Invariants checked (a failure panics, which libFuzzer reports as a crash):
 //! - no function panics on any input;
-//! - `parse_node` never returns an IPv4-mapped IPv6 address, and neither does
-//!   any chain hop or resolved client (mapped ones must come back as IPv4);
+//! - no parser returns an IPv4-mapped IPv6 address, and neither does any chain
+//!   hop or resolved address (mapped ones must come back as IPv4);
 //! - an untrusted peer is the client, whatever headers it sent: checked for the
 //!   fixed peer `192.0.2.1:1234` and for the fuzzed peer whenever it parses
 //!   and is outside the trusted list;
-//! - an unparsable peer gives no client; a parsable one always gives a client
-//!   that is the peer or one of the parsed chain hops.
+//! - an unparsable peer gives no address; a parsable one always gives an
+//!   address (`X-Real-IP`) that is the peer or one of the parsed hops of the
+//!   configured source, and a known client only if the walk found one;
+//! - a refusal (431) happens only for a source over `maxHeaderBytes`;
+//! - the upstream request never carries a managed header in any spelling but
+//!   the exact `X-Forwarded-For` / configured source from a trusted peer.
 #![no_main]
 
 use std::net::IpAddr;
 use std::sync::LazyLock;
 
-use edgeguard::addr::parse_node;
+use edgeguard::addr::{parse_forwarded_node, parse_node, parse_peer};
 use edgeguard::forwarded::{Chain, Hop};
 use edgeguard::trust::TrustedProxies;
-use edgeguard::{OwnedRequest, Pipeline};
+use edgeguard::{Decision, HeaderEdit, OwnedRequest, Pipeline};
 use libfuzzer_sys::fuzz_target;
 
 const FORWARDED: &str = "Forwarded";
@@ -32,7 +36,7 @@ const REAL_IP: &str = "X-Real-IP";
 
 const TRUSTED: [&str; 2] = ["loopback", "10.0.0.0/8"];
 
-/// The configuration from the brief (default sources: Forwarded, then X-Forwarded-For).
+/// The default source (X-Forwarded-For), with the RFC 7239 output and the trace.
 static PIPELINE: LazyLock<Pipeline> = LazyLock::new(|| {
     Pipeline::from_json(
         br#"{"clientIp": {"trustedProxies": ["loopback", "10.0.0.0/8"], "forwarded": true, "traceHeader": "X-T"}}"#,
@@ -40,13 +44,20 @@ static PIPELINE: LazyLock<Pipeline> = LazyLock::new(|| {
     .expect("fuzz pipeline config is valid")
 });
 
-/// Same trust, but every source (X-Real-IP too, via the single-address path),
-/// a short `maxHops`, `trusted` X-Forwarded-For rewriting and a small byte cap.
-static PIPELINE_ALL_SOURCES: LazyLock<Pipeline> = LazyLock::new(|| {
+/// `Forwarded` as the source, a short `maxHops`, `trusted` rewriting and a small byte cap.
+static PIPELINE_FORWARDED: LazyLock<Pipeline> = LazyLock::new(|| {
     Pipeline::from_json(
         br#"{"clientIp": {"trustedProxies": ["loopback", "10.0.0.0/8"], "forwarded": true, "traceHeader": "X-T",
-            "sources": ["X-Real-IP", "Forwarded", "X-Forwarded-For"], "maxHops": 3,
-            "forwardedFor": "trusted", "maxHeaderBytes": 256}}"#,
+            "sources": ["Forwarded"], "maxHops": 3, "forwardedFor": "trusted", "maxHeaderBytes": 256}}"#,
+    )
+    .expect("fuzz pipeline config is valid")
+});
+
+/// The single-address source X-Real-IP (as behind nginx's `proxy_set_header X-Real-IP`).
+static PIPELINE_REAL_IP: LazyLock<Pipeline> = LazyLock::new(|| {
+    Pipeline::from_json(
+        br#"{"clientIp": {"trustedProxies": ["loopback", "10.0.0.0/8"], "sources": ["X-Real-IP"],
+            "header": "X-Client", "forwardedFor": "client", "maxHeaderBytes": 64}}"#,
     )
     .expect("fuzz pipeline config is valid")
 });
@@ -61,8 +72,10 @@ fn assert_not_mapped(ip: IpAddr, context: &dyn std::fmt::Debug) {
 }
 
 fn check_node(token: &str) {
-    if let Ok(ip) = parse_node(token) {
-        assert_not_mapped(ip, &token);
+    for parse in [parse_node, parse_forwarded_node, parse_peer] {
+        if let Ok(ip) = parse(token) {
+            assert_not_mapped(ip, &token);
+        }
     }
 }
 
@@ -117,37 +130,62 @@ fuzz_target!(|data: &[u8]| {
         check_hops(&fwd.hops, &("from_forwarded", &set));
     }
 
-    let peer_ip = parse_node(&peer).ok();
-    // Every address a pipeline may choose: the peer or a hop of any source.
-    let mut candidates: Vec<IpAddr> = peer_ip.into_iter().collect();
-    candidates.extend(Chain::from_xff(&values(XFF)).hops.into_iter().filter_map(Result::ok));
-    candidates.extend(Chain::from_forwarded(&values(FORWARDED)).hops.into_iter().filter_map(Result::ok));
-    candidates.extend(Chain::from_xff(&values(REAL_IP)).hops.into_iter().filter_map(Result::ok));
-
-    for pipeline in [&*PIPELINE, &*PIPELINE_ALL_SOURCES] {
+    let peer_ip = parse_peer(&peer).ok();
+    let lines_len = |name: &str| values(name).iter().map(|v| v.len()).sum::<usize>();
+    // (pipeline, its source, the hops that source gives, maxHeaderBytes, client-IP header)
+    let cases: [(&Pipeline, &str, Vec<IpAddr>, usize, &str); 3] = [
+        (&PIPELINE, XFF, hops(Chain::from_xff(&values(XFF))), 8192, REAL_IP),
+        (&PIPELINE_FORWARDED, FORWARDED, hops(Chain::from_forwarded(&values(FORWARDED))), 256, REAL_IP),
+        (&PIPELINE_REAL_IP, REAL_IP, hops(Chain::from_xff(&values(REAL_IP))), 64, "X-Client"),
+    ];
+    for (pipeline, source, source_hops, max_bytes, header) in cases {
+        let mut candidates: Vec<IpAddr> = peer_ip.into_iter().collect();
+        candidates.extend(&source_hops);
         // The fuzzed peer.
         let req = request(&peer, &headers);
         let _ = pipeline.handle(&req);
         let outcome = pipeline.outcome(&req);
-        match (peer_ip, outcome.identity.client) {
-            (None, None) => {}
-            (None, Some(client)) => panic!("unparsable peer {peer:?} produced client {client}"),
-            (Some(_), None) => panic!("parsable peer {peer:?} produced no client"),
-            (Some(p), Some(client)) => {
-                assert_not_mapped(client, &req);
+        let refused = matches!(&outcome.decision, Decision::Respond(r) if r.status == 431);
+        if refused {
+            assert!(lines_len(source) > max_bytes, "431 without an overlong {source}: {req:?}");
+            assert!(peer_ip.is_some_and(|p| TRUST.contains(p)), "431 for an untrusted peer: {req:?}");
+            continue;
+        }
+        let id = &outcome.identity;
+        match (peer_ip, id.address) {
+            (None, None) => assert_eq!(id.client, None),
+            (None, Some(a)) => panic!("unparsable peer {peer:?} produced address {a}"),
+            (Some(_), None) => panic!("parsable peer {peer:?} produced no address"),
+            (Some(p), Some(address)) => {
+                assert_not_mapped(address, &req);
                 if !TRUST.contains(p) {
-                    assert_eq!(client, p, "untrusted peer {peer:?} must be the client: {req:?}");
+                    assert_eq!(id.client, Some(p), "untrusted peer {peer:?} must be the client: {req:?}");
                 }
                 assert!(
-                    candidates.contains(&client),
-                    "client {client} is neither the peer nor a hop: {req:?} -> {outcome:?}"
+                    candidates.contains(&address),
+                    "address {address} is neither the peer nor a hop of {source}: {req:?} -> {outcome:?}"
                 );
+                assert!(id.client.is_none_or(|c| c == address), "{outcome:?}");
+            }
+        }
+        if let Decision::Forward(edits) = &outcome.decision {
+            let mut upstream = req.clone();
+            upstream.apply(edits);
+            let trusted = peer_ip.is_some_and(|p| TRUST.contains(p));
+            for (name, _) in &upstream.headers {
+                let folded = name.to_ascii_lowercase().replace(['_', '.'], "-");
+                let managed = [FORWARDED, XFF, REAL_IP, "x-client", "x-t", "x-edgeguard-signature", "x-geo-country"]
+                    .iter()
+                    .any(|m| m.eq_ignore_ascii_case(&folded));
+                let exact_ok = (name.eq_ignore_ascii_case(XFF) && trusted)
+                    || (name.eq_ignore_ascii_case(source) && trusted)
+                    || edits.iter().any(|e| matches!(e, HeaderEdit::Set(n, _) if n == name));
+                assert!(!managed || exact_ok, "managed header {name:?} reached the backend: {req:?} -> {edits:?}");
             }
         }
 
         // A fixed untrusted peer with the same headers: nothing it sent is believed.
         let req = request("192.0.2.1:1234", &headers);
-        let _ = pipeline.handle(&req);
         let outcome = pipeline.outcome(&req);
         assert_eq!(
             outcome.identity.client,
@@ -158,11 +196,16 @@ fuzz_target!(|data: &[u8]| {
         // A fixed trusted peer, so the chain walk itself runs on the fuzzed headers.
         let req = request("10.0.0.1:5000", &headers);
         let outcome = pipeline.outcome(&req);
-        let client = outcome.identity.client.expect("trusted peer parses");
-        assert_not_mapped(client, &req);
-        assert!(
-            client == IpAddr::from([10, 0, 0, 1]) || candidates.contains(&client),
-            "client {client} is neither the peer nor a hop: {req:?} -> {outcome:?}"
-        );
+        if let Some(address) = outcome.identity.address {
+            assert_not_mapped(address, &req);
+            assert!(
+                address == IpAddr::from([10, 0, 0, 1]) || source_hops.contains(&address),
+                "address {address} is neither the peer nor a hop: {req:?} -> {outcome:?}"
+            );
+        }
     }
 });
+
+fn hops(chain: Chain) -> Vec<IpAddr> {
+    chain.hops.into_iter().filter_map(Result::ok).collect()
+}

@@ -95,9 +95,12 @@ fn run(cli: Cli) -> Result<(), String> {
                 req = req.header(name.trim(), value.trim());
             }
             let outcome = pipeline.outcome(&req);
-            match outcome.identity.client {
-                Some(ip) => println!("client: {ip}"),
-                None => println!("client: (none)"),
+            match (outcome.identity.client, outcome.identity.address) {
+                (Some(ip), _) => println!("client: {ip}"),
+                (None, Some(address)) => {
+                    println!("client: unknown (X-Real-IP gets the nearest trusted hop {address}; no geo, no CIDR bypass, not signed)")
+                }
+                (None, None) => println!("client: unknown"),
             }
             println!("trace:  {}", outcome.identity.trace);
             if let Some(verdict) = &outcome.maintenance {

@@ -220,7 +220,7 @@ impl<H: Host> RequestView for HostRequest<'_, H> {
     fn visit_header_names(&self, f: &mut dyn FnMut(&str)) {
         self.with_names(|names| {
             // Header names are tokens (ASCII); the host never hands out others.
-            names.iter().filter_map(|n| std::str::from_utf8(n).ok()).for_each(|n| f(n));
+            names.iter().filter_map(|n| std::str::from_utf8(n).ok()).for_each(f);
         });
     }
     fn header_values(&self, name: &str) -> Vec<Vec<u8>> {

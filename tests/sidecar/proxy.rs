@@ -187,7 +187,9 @@ fn hop_by_hop_removed_forwarded_headers_set_and_metrics_counted() {
         assert_eq!(sidecar.get("/", &[]).status, 200);
     }
     assert_eq!(sidecar.metric(r#"edgeguard_requests_total{outcome="forwarded",status="200"}"#), 4.0);
-    assert_eq!(sidecar.metric(r#"edgeguard_client_ip_resolutions_total{resolution="trusted"}"#), 4.0);
+    assert_eq!(sidecar.metric(r#"edgeguard_client_ip_resolutions_total{resolution="trusted"}"#), 1.0);
+    // Issue #13: a trusted peer that names no client leaves it unknown.
+    assert_eq!(sidecar.metric(r#"edgeguard_client_ip_resolutions_total{resolution="unknown"}"#), 3.0);
     assert_eq!(sidecar.metric("edgeguard_upstream_response_seconds_count"), 4.0);
     let access: Vec<serde_json::Value> =
         sidecar.access_log().lines().map(|l| serde_json::from_str(l).unwrap()).collect();

@@ -1,5 +1,6 @@
 //! Project automation: `cargo xtask <command>`. See `cargo xtask help`.
 
+mod bench_amplification;
 mod bench_sidecar;
 mod bench_traefik;
 mod cmd;
@@ -53,6 +54,9 @@ cargo xtask <command>
   bench-sidecar       load benchmark (wrk, 64 connections): nginx realip + geoip2 (Debian packages,
                       installed if missing) vs `edgeguard serve`, same job on the real GeoLite2-City;
                       writes target/bench/sidecar.md (BENCH_SECS, BENCH_SCENARIOS=a|b)
+  bench-amplification issue #13: 256 connections each sending a ~1 MiB X-Forwarded-For through
+                      Traefik without vs with EdgeGuard: 431s, peak RSS within 64 MiB;
+                      writes target/bench/amplification.md (BENCH_SECS, default 20)
   maintenance-load    wrk (64 connections, 30 s) while the maintenance flag toggles every second:
                       only 200 and 503 allowed; writes target/bench/maintenance.md
   k8s-plugin-configmap
@@ -102,6 +106,7 @@ fn main() -> Result<()> {
         },
         Some("geodata") => geodata::run(&root),
         Some("maintenance-load") => maintenance_load::run(&root),
+        Some("bench-amplification") => bench_amplification::run(&root),
         Some("k8s-plugin-configmap") => k8s::plugin_configmap(&root).map(|_| ()),
         Some("k8s-geoip-configmap") => match args.get(1..).unwrap_or_default() {
             [] => k8s::geoip_configmap(&root, false),
