@@ -1,5 +1,5 @@
 //! Differential test against real nginx `realip` (issue #13,
-//! <https://github.com/edgeguard/edgeguard/issues/13>: "agreement with nginx
+//! `issues show 13`: "agreement with nginx
 //! realip on ordinary chains stays exact, and becomes exact for `:0` ports and
 //! quoted tokens").
 //!

@@ -98,7 +98,9 @@ fn run(cli: Cli) -> Result<(), String> {
             match (outcome.identity.client, outcome.identity.address) {
                 (Some(ip), _) => println!("client: {ip}"),
                 (None, Some(address)) => {
-                    println!("client: unknown (X-Real-IP gets the nearest trusted hop {address}; no geo, no CIDR bypass, not signed)")
+                    println!(
+                        "client: unknown (X-Real-IP gets the nearest trusted hop {address}; no geo, no CIDR bypass, not signed)"
+                    )
                 }
                 (None, None) => println!("client: unknown"),
             }

@@ -1,5 +1,5 @@
 //! Client identity hardening (issue #13,
-//! <https://github.com/edgeguard/edgeguard/issues/13>): a client must never
+//! `issues show 13`): a client must never
 //! choose its IP, geo or bypass, whatever it sends. Each test is one
 //! reproduction of the issue against the shared Middleware. The cases that need
 //! their own config (trust-all, the bypass cookie, signing, an unknown client
