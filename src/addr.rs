@@ -95,8 +95,14 @@ pub fn parse_peer(token: &str) -> Result<IpAddr, InvalidNode> {
 }
 
 fn parse(token: &str, grammar: Grammar) -> Result<IpAddr, InvalidNode> {
-    let token = token.trim_matches([' ', '\t']);
-    let token = if grammar == Grammar::Forwarded { unquote(token) } else { token };
+    // nginx splits `X-Forwarded-For` on commas and spaces only, so a tab
+    // inside an element makes it invalid there too; the other grammars allow
+    // HTTP's optional whitespace (SP / HTAB) around a value.
+    let token = match grammar {
+        Grammar::XForwardedFor => token.trim_matches(' '),
+        Grammar::Forwarded => unquote(token.trim_matches([' ', '\t'])),
+        Grammar::Peer => token.trim_matches([' ', '\t']),
+    };
     if token.len() > MAX_NODE_LEN {
         return Err(InvalidNode::Malformed);
     }
@@ -111,8 +117,15 @@ fn parse(token: &str, grammar: Grammar) -> Result<IpAddr, InvalidNode> {
         if !after.is_empty() {
             check_port(after.strip_prefix(':').ok_or(InvalidNode::Malformed)?, grammar)?;
         }
-        if !host.contains(':') {
-            return Err(InvalidNode::Malformed); // brackets are for IPv6 only
+        // In `X-Forwarded-For`, brackets come with a port, around any
+        // address (`[192.0.2.1]:80` included), exactly as nginx's
+        // `ngx_parse_addr_port` reads them; RFC 7239 brackets IPv6 only.
+        let bracket_ok = match grammar {
+            Grammar::XForwardedFor => !after.is_empty(),
+            Grammar::Forwarded | Grammar::Peer => host.contains(':'),
+        };
+        if !bracket_ok {
+            return Err(InvalidNode::Malformed);
         }
         host
     } else if let Some((host, port)) = token.split_once(':').filter(|(_, p)| !p.contains(':')) {
@@ -176,7 +189,8 @@ mod tests {
         let same = |want| (want, want, want);
         let cases = [
             ("ipv4", "192.0.2.1", same(Ok("192.0.2.1"))),
-            ("ipv4 spaces", "  192.0.2.1\t", same(Ok("192.0.2.1"))),
+            ("ipv4 spaces", "  192.0.2.1 ", same(Ok("192.0.2.1"))),
+            ("ipv4 tab (nginx: part of the token)", "192.0.2.1\t", (BAD, Ok("192.0.2.1"), Ok("192.0.2.1"))),
             ("ipv4 port", "192.0.2.1:443", same(Ok("192.0.2.1"))),
             ("ipv4 port max", "192.0.2.1:65535", same(Ok("192.0.2.1"))),
             ("ipv4 port leading zeros (nginx ngx_atoi)", "192.0.2.1:000080", same(Ok("192.0.2.1"))),
@@ -191,7 +205,11 @@ mod tests {
             ("ipv4 zone", "203.0.113.9%evil", same(BAD)),
             ("ipv4 zone port", "203.0.113.9%evil:80", same(BAD)),
             ("ipv6", "2001:db8::1", same(Ok("2001:db8::1"))),
-            ("ipv6 brackets", "[2001:db8::1]", same(Ok("2001:db8::1"))),
+            (
+                "ipv6 brackets without port (nginx)",
+                "[2001:db8::1]",
+                (BAD, Ok("2001:db8::1"), Ok("2001:db8::1")),
+            ),
             ("ipv6 brackets port", "[2001:db8::1]:4711", same(Ok("2001:db8::1"))),
             ("ipv6 brackets port zero", "[2001:db8::1]:0", same(BAD)),
             ("quoted ipv6 port", "\"[2001:db8::1]:4711\"", (BAD, Ok("2001:db8::1"), BAD)),
@@ -199,10 +217,12 @@ mod tests {
             ("empty quotes", "\"\"", same(BAD)),
             ("ipv6 zone", "fe80::1%eth0", (BAD, BAD, Ok("fe80::1"))),
             ("ipv6 zone brackets", "[fe80::1%25eth0]:80", (BAD, BAD, Ok("fe80::1"))),
+            ("ipv6 zone brackets no port", "[fe80::1%eth0]", (BAD, BAD, Ok("fe80::1"))),
             ("ipv6 empty zone", "fe80::1%", same(BAD)),
             ("ipv6 unclosed", "[2001:db8::1", same(BAD)),
             ("ipv6 junk after bracket", "[2001:db8::1]x", same(BAD)),
             ("ipv4 in brackets", "[192.0.2.1]", same(BAD)),
+            ("ipv4 in brackets with port (nginx)", "[192.0.2.1]:80", (Ok("192.0.2.1"), BAD, BAD)),
             ("mapped", "::ffff:192.0.2.9", same(Ok("192.0.2.9"))),
             ("mapped brackets port", "[::ffff:c000:209]:1", same(Ok("192.0.2.9"))),
             ("unknown", "unknown", same(Err(Unknown))),

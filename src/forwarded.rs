@@ -43,13 +43,28 @@ impl Chain {
     /// assert!(chain.hops[2].is_err());
     /// ```
     pub fn from_xff<V: AsRef<[u8]>>(lines: &[V]) -> Self {
-        let hops = lines
-            .iter()
-            .flat_map(|line| {
-                line.as_ref().split(|&b| b == b',' || b == b' ').map(trim).filter(|e| !e.is_empty())
-            })
-            .map(|elem| std::str::from_utf8(elem).map_err(|_| InvalidNode::Malformed).and_then(parse_node))
-            .collect();
+        let mut hops = Vec::new();
+        for line in lines {
+            let line = line.as_ref();
+            let first = hops.len();
+            hops.extend(line.split(|&b| b == b',' || b == b' ').filter(|e| !e.is_empty()).map(|elem| {
+                std::str::from_utf8(elem).map_err(|_| InvalidNode::Malformed).and_then(parse_node)
+            }));
+            // nginx never examines a line's first byte as a separator (its
+            // backwards scan stops there), so a line starting with one ends
+            // in an invalid leftmost hop: `,a` is one invalid hop, `,,a` is an
+            // invalid hop left of `a`. Matching it keeps `X-Real-IP` exactly
+            // what nginx `realip` gives.
+            if let [b',' | b' ', second, ..] = line {
+                if matches!(second, b',' | b' ') {
+                    hops.insert(first, Err(InvalidNode::Malformed));
+                } else if let Some(hop) = hops.get_mut(first) {
+                    *hop = Err(InvalidNode::Malformed);
+                }
+            } else if line == b"," || line == b" " {
+                hops.insert(first, Err(InvalidNode::Malformed));
+            }
+        }
         Self { hops }
     }
 
@@ -170,8 +185,16 @@ mod tests {
                 &["192.0.2.1, 10.0.0.1", "10.0.0.2"],
                 &["192.0.2.1", "10.0.0.1", "10.0.0.2"],
             ),
-            ("empty elements skipped", &[",192.0.2.1,, ,10.0.0.1,"], &["192.0.2.1", "10.0.0.1"]),
+            ("empty elements skipped", &["192.0.2.1,, ,10.0.0.1,"], &["192.0.2.1", "10.0.0.1"]),
+            (
+                "leading comma glues to the first hop (nginx)",
+                &[",192.0.2.1, 10.0.0.1"],
+                &["!malformed", "10.0.0.1"],
+            ),
+            ("leading separators, then a hop (nginx)", &[",,192.0.2.1"], &["!malformed", "192.0.2.1"]),
+            ("a lone comma (nginx)", &[","], &["!malformed"]),
             ("ports", &["192.0.2.1:5000, [2001:db8::2]:80"], &["192.0.2.1", "2001:db8::2"]),
+            ("tab inside an element (nginx)", &["192.0.2.1,\t10.0.0.1"], &["192.0.2.1", "!malformed"]),
             (
                 "spaces separate like nginx",
                 &["192.0.2.1 10.0.0.1  ,10.0.0.2"],
