@@ -1,5 +1,5 @@
 //! Property tests for client-IP resolution (issue #3) and identity hardening
-//! (issue #13, <https://github.com/edgeguard/edgeguard/issues/13>).
+//! (issue #13, `issues show 13`).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::OnceLock;

@@ -1,5 +1,5 @@
 //! Client identity hardening (issue #13,
-//! <https://github.com/edgeguard/edgeguard/issues/13>) through the real
+//! `issues show 13`) through the real
 //! sidecar: each test is one reproduction of the issue. The peer is chosen
 //! with a PROXY protocol header from 127.0.0.1 (as in client_ip.rs): 10.0.0.1
 //! is the trusted proxy that appended the client to `X-Forwarded-For`,

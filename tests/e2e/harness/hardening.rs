@@ -1,5 +1,5 @@
 //! Client identity hardening (issue #13,
-//! <https://github.com/edgeguard/edgeguard/issues/13>) with per-test configs:
+//! `issues show 13`) with per-test configs:
 //! an unknown client (geo, maintenance bypass, signature), the bypass cookie,
 //! config refusals, and memory under huge chains. As in the issue, Traefik's
 //! entrypoint runs with `forwardedHeaders.insecure: true`, so nothing but

@@ -1,5 +1,5 @@
 //! Client identity hardening (issue #13,
-//! <https://github.com/edgeguard/edgeguard/issues/13>): a client must never
+//! `issues show 13`): a client must never
 //! choose its IP, geo or bypass, whatever it sends. Each test is one
 //! reproduction of the issue against the shared Middleware. The cases that need
 //! their own config (trust-all, the bypass cookie, signing, an unknown client
@@ -112,8 +112,13 @@ fn issue13_900_hop_chain_under_the_limit_resolves_the_real_client() {
 #[test]
 fn issue13_alias_spellings_never_reach_the_backend() {
     run(&[], |t| {
+        let token = t.maintenance_token();
         let mut headers: Vec<(&str, &str)> = ISSUE_ALIASES.iter().map(|n| (*n, CLAIM)).collect();
         headers.push(("X-Forwarded-For", CLIENT));
+        // The bypass secret is a managed name too (`maintenance.allow.token.header`).
+        headers.push(("X_Maintenance.Token", &token));
+        let mut managed = MANAGED.to_vec();
+        managed.push(super::TOKEN_HEADER);
         let peers: &[Peer] = if t.lacks(UntrustedPeer).is_none() {
             &[Peer::TrustedProxy, Peer::Untrusted]
         } else {
@@ -123,9 +128,10 @@ fn issue13_alias_spellings_never_reach_the_backend() {
             let reply = t.get(peer, "/", &headers);
             assert_eq!(reply.status, 200, "{peer:?}: {reply:?}");
             let names = reply.upstream_names();
-            let aliases = aliases_among(names.iter().map(String::as_str), MANAGED);
+            let aliases = aliases_among(names.iter().map(String::as_str), &managed);
             assert!(aliases.is_empty(), "{peer:?}: aliases reached the backend: {aliases:?}\n{}", reply.body);
             no_claim_anywhere(&reply, &format!("{peer:?}"));
+            assert!(!reply.body.contains(&token), "{peer:?}: the bypass secret reached the backend");
         }
     });
 }
