@@ -72,6 +72,10 @@ impl Pipeline {
         let maintenance = MaintenanceStage::new(&config.maintenance, log.as_ref())?;
         let geo = GeoStage::new(&config.geo, log.as_ref())?;
         let signing = SigningStage::new(config)?;
+        // Legal but probably unintended settings: said once per instance.
+        for warning in config.warnings(SystemTime::now()) {
+            log.log(crate::log::Level::Warn, &format!("edgeguard: {warning}"));
+        }
         Ok(Self { client_ip, maintenance, geo, signing, log })
     }
 
