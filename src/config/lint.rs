@@ -116,11 +116,21 @@ fn maintenance(out: &mut Vec<Warning>, m: &MaintenanceConfig, now: SystemTime) {
             ("allow", m.allow != d.allow),
             ("debugHeaders", m.debug_headers != d.debug_headers),
         ]);
-        unused(out, "maintenance", &set, "nothing can turn maintenance on (no `enabled`, `flagFile` or `window`)");
+        unused(
+            out,
+            "maintenance",
+            &set,
+            "nothing can turn maintenance on (no `enabled`, `flagFile` or `window`)",
+        );
         return;
     }
     if !flag_set && m.check_interval != d.check_interval {
-        unused(out, "maintenance", &["checkInterval"], "only the flag file is re-checked and `flagFile` is not set");
+        unused(
+            out,
+            "maintenance",
+            &["checkInterval"],
+            "only the flag file is re-checked and `flagFile` is not set",
+        );
     }
     if flag_set {
         long_interval(out, "maintenance.checkInterval", m.check_interval, "a flag file change");
@@ -130,7 +140,10 @@ fn maintenance(out: &mut Vec<Warning>, m: &MaintenanceConfig, now: SystemTime) {
             warn(
                 out,
                 "maintenance.window.end",
-                format_args!("the window ended at {}: it will never turn maintenance on", m.window.end.trim()),
+                format_args!(
+                    "the window ended at {}: it will never turn maintenance on",
+                    m.window.end.trim()
+                ),
             );
         }
     }
@@ -169,7 +182,12 @@ fn signing(out: &mut Vec<Warning>, s: &SigningConfig) {
         ("headers", s.headers != d.headers),
         ("maxSkew", s.max_skew != d.max_skew),
     ]);
-    unused(out, "signing", &set, "signing is off while `signing.secretEnv` is empty (values are checked only once it is on)");
+    unused(
+        out,
+        "signing",
+        &set,
+        "signing is off while `signing.secretEnv` is empty (values are checked only once it is on)",
+    );
 }
 
 #[cfg(test)]

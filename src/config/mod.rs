@@ -18,11 +18,13 @@ pub mod schema;
 #[cfg(not(target_arch = "wasm32"))]
 mod server;
 mod signing;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod source;
 pub mod units;
 
 pub use client_ip::{ClientIpConfig, ForwardedForMode};
-pub use lint::Warning;
 pub use geo::{GeoConfig, GeoHeaderNames, GeoOnError, ValueEncoding};
+pub use lint::Warning;
 pub use maintenance::{
     MaintenanceAllowConfig, MaintenanceConfig, MaintenanceTokenConfig, MaintenanceWindowConfig,
 };
@@ -73,7 +75,8 @@ impl Config {
         }
         let de = &mut serde_json::Deserializer::from_slice(trimmed);
         let decoded: Result<Self, _> = serde_path_to_error::deserialize(de);
-        decoded.map_err(|e| ConfigError::Decode { path: e.path().to_string(), reason: reason(&e.into_inner()) })
+        decoded
+            .map_err(|e| ConfigError::Decode { path: e.path().to_string(), reason: reason(&e.into_inner()) })
     }
 }
 

@@ -146,7 +146,9 @@ mod tests {
             ("s", Err("`s` is not a duration like \"2s\" or \"1m30s\"")),
             (
                 "1h30",
-                Err("`1h30`: the number `30` has no unit; every number after the first needs one (ns, us, ms, s, m, h), e.g. \"1h30m\""),
+                Err(
+                    "`1h30`: the number `30` has no unit; every number after the first needs one (ns, us, ms, s, m, h), e.g. \"1h30m\"",
+                ),
             ),
             ("0s", Ok(Duration::ZERO)),
         ];

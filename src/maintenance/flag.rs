@@ -80,8 +80,7 @@ impl FlagFile {
             // Fail closed: the file is there, so someone created it, and
             // nothing earlier says it is off.
             Reading::Unreadable(e) => {
-                let msg =
-                    format!(
+                let msg = format!(
                     "maintenance flag file {}: {}; treating maintenance as on",
                     path.display(),
                     crate::error::io_reason(&e)

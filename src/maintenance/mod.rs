@@ -264,7 +264,9 @@ impl MaintenanceStage {
         }
         let message = match trigger {
             Some(t) => format!("edgeguard: maintenance on ({})", self.describe(t)),
-            None => "edgeguard: maintenance off (no trigger is on: config, flag file and window all off)".into(),
+            None => {
+                "edgeguard: maintenance off (no trigger is on: config, flag file and window all off)".into()
+            }
         };
         log.log(Level::Info, &message);
     }

@@ -88,12 +88,10 @@ fn read_page(path: &str) -> Result<String, ConfigError> {
     let fail =
         |reason: String| ConfigError::invalid("maintenance.page", format!("cannot use `{path}`: {reason}"));
     let mut bytes = Vec::new();
-    fs::File::open(path)
-        .and_then(|f| f.take(MAX_PAGE_BYTES + 1).read_to_end(&mut bytes))
-        .map_err(|e| {
-            let e = crate::error::io_reason(&e);
-            fail(format!("{e} (in Traefik, list its directory in the plugin's settings.mounts)"))
-        })?;
+    fs::File::open(path).and_then(|f| f.take(MAX_PAGE_BYTES + 1).read_to_end(&mut bytes)).map_err(|e| {
+        let e = crate::error::io_reason(&e);
+        fail(format!("{e} (in Traefik, list its directory in the plugin's settings.mounts)"))
+    })?;
     if bytes.len() as u64 > MAX_PAGE_BYTES {
         return Err(fail(format!("larger than {MAX_PAGE_BYTES} bytes")));
     }

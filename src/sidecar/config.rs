@@ -68,12 +68,23 @@ const MAX_HEADER_BYTES: usize = 1 << 20;
 /// Reads a JSON or YAML config file into [`Config`]; errors name the file and the field path.
 pub fn read(path: &Path) -> Result<Config, String> {
     let prefix = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
-    let text = std::fs::read_to_string(path).map_err(|e| prefix(&e))?;
-    // YAML is a superset of JSON; decode once and re-encode so both go
-    // through the one JSON decoder that reports field paths.
-    let value: serde_json::Value = serde_norway::from_str(&text).map_err(|e| prefix(&e))?;
-    let json = serde_json::to_vec(&value).map_err(|e| prefix(&e))?;
-    Config::from_json(&json).map_err(|e| prefix(&e))
+    let text = std::fs::read_to_string(path).map_err(|e| prefix(&crate::error::io_reason(&e)))?;
+    // YAML is a superset of JSON: one reader, with the line and column of
+    // each field for errors.
+    let docs = crate::config::source::documents(&text).map_err(|e| match e.position {
+        Some(p) => format!("{}:{p}: {e}", path.display()),
+        None => prefix(&e),
+    })?;
+    match docs.as_slice() {
+        [] => Ok(Config::default()),
+        [doc] => doc.decode("").map_err(|e| format!("{}:{}: {e}", path.display(), doc.position(e.path()))),
+        [_, second, ..] => Err(format!(
+            "{}:{}: {} YAML documents; the sidecar reads one",
+            path.display(),
+            second.start,
+            docs.len()
+        )),
+    }
 }
 
 /// Reads, decodes and validates the whole file, building the pipeline.
