@@ -201,7 +201,9 @@ mod tests {
     #[test]
     fn each_warning() {
         let now = at("2026-12-01T12:00:00Z");
-        let cases: &[(&str, &str, &[(&str, &str)])] = &[
+        // (description, config, [(path, text in the message)])
+        type Case<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)]);
+        let cases: &[Case] = &[
             ("clean", r#"{"clientIp": {"trustedProxies": ["10.0.0.0/16", "kind", "192.0.2.1"]}}"#, &[]),
             (
                 "host bits",
