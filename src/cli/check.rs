@@ -145,7 +145,15 @@ pub fn run(opts: &Options) -> ExitCode {
             }
         }
         if in_file == 0 {
-            println!("{file}: no EdgeGuard config in it");
+            let mounts = settings.mounts.iter().filter(|(_, f)| f == file).count();
+            let envs = settings.envs.iter().filter(|(_, f)| f == file).count();
+            if mounts + envs > 0 {
+                println!(
+                    "{file}: no EdgeGuard config; declares the plugin's settings ({mounts} mount(s), {envs} env(s)) used above"
+                );
+            } else {
+                println!("{file}: no EdgeGuard config in it");
+            }
         }
         blocks_seen += in_file;
     }
