@@ -203,6 +203,18 @@ fn check_errors_name_file_document_field_line_and_column() {
             want: &["`maintenance.retryAfter`", "the number `30` has no unit"],
         },
         Case {
+            desc: "a Middleware in Helm values extraObjects",
+            text: "image:\n  tag: v3.7.15\nextraObjects:\n  - apiVersion: traefik.io/v1alpha1\n    kind: Middleware\n    metadata: {name: eg}\n    spec:\n      plugin:\n        edgeguard:\n          clientIp: {maxHops: many}\n",
+            at: "maxHops",
+            want: &["Helm extraObjects[0] Middleware eg", "`clientIp.maxHops`"],
+        },
+        Case {
+            desc: "a sidecar config in a ConfigMap key",
+            text: "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: sc}\ndata:\n  edgeguard.yaml: |\n    server:\n      upstream: http://127.0.0.1:3000\n    clientIp:\n      trustedProxies: [10.0.0.0/8, nope]\n",
+            at: "nope",
+            want: &["ConfigMap sc, data.edgeguard.yaml", "`clientIp.trustedProxies[1]`"],
+        },
+        Case {
             desc: "a server section in a Middleware",
             text: "apiVersion: traefik.io/v1alpha1\nkind: Middleware\nmetadata: {name: m}\nspec:\n  plugin:\n    edgeguard:\n      server:\n        listen: :80\n",
             at: "server",
