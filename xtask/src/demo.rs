@@ -71,7 +71,9 @@ pub fn check_ports(ports: Ports) -> Result<()> {
     {
         if let Err(e) = TcpListener::bind(("127.0.0.1", port)) {
             let other = if flag == "--port" { ports.backend } else { ports.traefik };
-            let (t, b) = if flag == "--port" { (port + 10, other) } else { (other, port + 10) };
+            // A nearby free-looking suggestion; never past the last port.
+            let next = port.checked_add(10).unwrap_or(port - 10);
+            let (t, b) = if flag == "--port" { (next, other) } else { (other, next) };
             bail!(
                 "port {port} on 127.0.0.1 ({what}, {flag}) is not available: {e}. Another program \
                  (or another demo) listens there; stop it or choose other ports: \
