@@ -40,9 +40,40 @@ impl ConfigError {
     }
 }
 
+/// An I/O error in words, for log lines and config errors. On wasm32-wasip1
+/// `io::Error`'s own text can be a bare errno (`os error 44`), which says
+/// nothing to an operator reading Traefik's log; the kind is decoded on every
+/// target, so the common cases are named from it.
+pub fn io_reason(e: &std::io::Error) -> String {
+    use std::io::ErrorKind as K;
+    let words = match e.kind() {
+        K::NotFound => "no such file or directory",
+        K::PermissionDenied => "permission denied",
+        K::IsADirectory => "is a directory",
+        K::NotADirectory => "a parent is not a directory",
+        K::UnexpectedEof => "file ended early",
+        K::InvalidData => "invalid data",
+        _ => return e.to_string(),
+    };
+    words.to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn io_errors_in_words() {
+        use std::io::{Error, ErrorKind};
+        let cases = [
+            (Error::from(ErrorKind::NotFound), "no such file or directory"),
+            (Error::from(ErrorKind::PermissionDenied), "permission denied"),
+            (Error::other("disk on fire"), "disk on fire"),
+        ];
+        for (e, want) in cases {
+            assert_eq!(io_reason(&e), want, "{e:?}");
+        }
+    }
 
     #[test]
     fn display_names_path_and_reason() {

@@ -99,6 +99,10 @@ impl Pipeline {
             .chain([config.maintenance.allow.token.header.trim()])
             .map(|n| (n, Arrival::Removed));
         let managed = ManagedHeaders::new(client_ip.managed_names(&config.client_ip).chain(removed));
+        // Legal but probably unintended settings: said once per instance.
+        for warning in config.warnings(SystemTime::now()) {
+            log.log(Level::Warn, &format!("edgeguard: {warning}"));
+        }
         let cookie = config.maintenance.allow.token.cookie.trim();
         let token_cookie = (!cookie.is_empty()).then(|| cookie.to_string());
         Ok(Self {

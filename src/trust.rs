@@ -205,6 +205,16 @@ fn parse_net(entry: &str) -> Option<IpNet> {
     Some(net)
 }
 
+/// For a CIDR written with host bits set (`10.0.1.0/16`), the network that
+/// is actually trusted (`10.0.0.0/16`); `None` for clean CIDRs, addresses,
+/// presets and anything unparsable. Such an entry is accepted (as nginx and
+/// Traefik accept it) but trusts more than the text suggests, so the config
+/// lint warns about it.
+pub fn masked_network(entry: &str) -> Option<IpNet> {
+    let net = entry.trim().parse::<IpNet>().ok()?;
+    (net.trunc() != net).then(|| net.trunc())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,13 +1,26 @@
 //! The native command line: thin wrappers over the library.
 
+mod check;
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::SystemTime;
 
 use clap::{Parser, Subcommand};
 use edgeguard::{Config, Decision, HeaderEdit, OwnedRequest, Pipeline};
 
+const EXAMPLES: &str = "\
+Examples:
+  edgeguard check traefik-config/manifests/middleware.yaml
+  kubectl kustomize traefik-config/eks | edgeguard check - traefik-config/eks/values.yaml
+  edgeguard explain --config traefik-config/local/dynamic.yml --peer 127.0.0.2:4000 -H 'X-Forwarded-For: 203.0.113.10'
+  edgeguard lookup --db testdata/geo/GeoLite2-City-Test.mmdb 203.0.113.10
+  edgeguard serve --config traefik-config/sidecar/edgeguard.yaml --access-log
+
+Exit status: 0 success, 1 invalid config (or a failed command), 2 usage error or unreadable file.";
+
 #[derive(Parser)]
-#[command(name = "edgeguard", version, about = "Trustworthy client identity at the edge")]
+#[command(name = "edgeguard", version, about = "Trustworthy client identity at the edge", after_help = EXAMPLES)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -15,11 +28,35 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Validate a config file (JSON or YAML, the plugin's schema).
+    /// Validate the files you deploy: plugin or sidecar configs, Traefik dynamic
+    /// files, Middleware manifests, `kubectl kustomize` output, Helm values.
+    ///
+    /// Every EdgeGuard block is reported by file, document, line and column.
+    /// Offline (the default for Traefik inputs, whose paths are guest paths
+    /// behind settings.mounts) files and secrets are not read; each becomes a
+    /// warning naming the settings.mounts / settings.envs entry it needs,
+    /// unless a checked Helm values or static config file declares it.
+    /// Online (the default for plain configs, read by `edgeguard serve` on
+    /// this host) they are read. Exit: 0 valid, 1 invalid, 2 usage.
+    #[command(
+        after_help = "Examples:\n  edgeguard check traefik-config/local/dynamic.yml\n  kubectl kustomize traefik-config/eks | edgeguard check - traefik-config/eks/values.yaml\n  edgeguard check --online --strict /etc/edgeguard/edgeguard.yaml"
+    )]
     Check {
-        /// Config file.
+        /// Files to check; `-` reads stdin.
+        #[arg(required_unless_present = "config")]
+        files: Vec<String>,
+        /// A file to check (same as a FILE argument).
+        #[arg(long, hide = true)]
+        config: Option<String>,
+        /// Do not read files or secret variables: report what they need.
+        #[arg(long, conflicts_with = "online")]
+        offline: bool,
+        /// Read files and secret variables on this machine.
         #[arg(long)]
-        config: PathBuf,
+        online: bool,
+        /// Warnings fail the check too (exit 1).
+        #[arg(long)]
+        strict: bool,
     },
     /// Show how a request would be handled: resolved client, trace, header edits.
     Explain {
@@ -38,6 +75,10 @@ enum Command {
         /// Request path and query.
         #[arg(long, default_value = "/")]
         path: String,
+        /// Evaluate at this time (RFC 3339, e.g. 2026-06-01T02:30:00Z) instead of
+        /// now: maintenance windows, signature timestamps.
+        #[arg(long, value_parser = parse_time)]
+        at: Option<SystemTime>,
     },
     /// Run the edge sidecar: a reverse proxy applying the config to every request.
     Serve {
@@ -65,8 +106,24 @@ enum Command {
     },
 }
 
+fn parse_time(text: &str) -> Result<SystemTime, String> {
+    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .map(SystemTime::from)
+        .map_err(|e| format!("`{text}` is not an RFC 3339 time like 2026-06-01T02:30:00Z: {e}"))
+}
+
 pub fn main() -> ExitCode {
-    match run(Cli::parse()) {
+    let cli = Cli::parse();
+    if let Command::Check { files, config, offline, online, strict } = &cli.command {
+        let mode = match (offline, online) {
+            (true, _) => Some(check::Mode::Offline),
+            (_, true) => Some(check::Mode::Online),
+            _ => None,
+        };
+        let files = config.iter().chain(files).cloned().collect();
+        return check::run(&check::Options { files, mode, strict: *strict });
+    }
+    match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("edgeguard: {e}");
@@ -81,12 +138,8 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Serve { config, access_log } => {
             edgeguard::sidecar::run(&edgeguard::sidecar::Options { config, access_log })
         }
-        Command::Check { config } => {
-            load(&config)?;
-            println!("{}: ok", config.display());
-            Ok(())
-        }
-        Command::Explain { config, peer, headers, method, path } => {
+        Command::Check { .. } => unreachable!("handled in main"),
+        Command::Explain { config, peer, headers, method, path, at } => {
             let pipeline = load(&config)?;
             let mut req = OwnedRequest { peer, method, uri: path, headers: Vec::new() };
             for h in &headers {
@@ -94,7 +147,7 @@ fn run(cli: Cli) -> Result<(), String> {
                     h.split_once(':').ok_or_else(|| format!("header `{h}` is not `Name: value`"))?;
                 req = req.header(name.trim(), value.trim());
             }
-            let outcome = pipeline.outcome(&req);
+            let outcome = pipeline.outcome_at(&req, at.unwrap_or_else(SystemTime::now));
             match (outcome.identity.client, outcome.identity.address) {
                 (Some(ip), _) => println!("client: {ip}"),
                 (None, Some(address)) => {
@@ -125,7 +178,15 @@ fn run(cli: Cli) -> Result<(), String> {
                         }
                     }
                 }
-                Decision::Respond(resp) => println!("decision: respond {}", resp.status),
+                Decision::Respond(resp) => {
+                    println!("decision: respond {}", resp.status);
+                    for (name, value) in &resp.headers {
+                        println!("  header {name}: {value}");
+                    }
+                    if !resp.body.is_empty() {
+                        println!("  body   {} bytes", resp.body.len());
+                    }
+                }
             }
             Ok(())
         }
@@ -155,23 +216,29 @@ fn lookup(db: &Path, asn_db: Option<&Path>, language: &str, ips: &[String]) -> R
         // A trusted-less pipeline resolves the client to the peer: the address itself.
         let req = OwnedRequest::new(&addr.to_string());
         println!("{addr}");
+        let mut found = false;
         if let Decision::Forward(edits) = pipeline.handle(&req) {
             for edit in edits {
                 if let HeaderEdit::Set(name, value) = edit {
                     if name.starts_with("X-Geo") {
+                        found |= name != "X-Geo-DB";
                         println!("  {name}: {value}");
                     }
                 }
             }
         }
+        if !found {
+            println!("  not found in the database: EdgeGuard sets no geo headers for it");
+        }
     }
     Ok(())
 }
 
-/// Reads a JSON or YAML config file and validates it; a `server` section
-/// (the sidecar's) is validated too.
+/// Reads a config (a plugin or sidecar config, or the first EdgeGuard block
+/// of a Traefik dynamic file or Middleware) and validates it; a `server`
+/// section (the sidecar's) is validated too.
 fn load(path: &Path) -> Result<Pipeline, String> {
-    let config = edgeguard::sidecar::config::read(path)?;
+    let config = check::first_config(path)?;
     if config.server != edgeguard::config::ServerConfig::default() {
         edgeguard::sidecar::config::Settings::new(&config.server)
             .map_err(|e| format!("{}: {e}", path.display()))?;

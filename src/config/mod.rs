@@ -11,16 +11,20 @@ use crate::error::ConfigError;
 mod client_ip;
 mod geo;
 pub(crate) mod lenient;
+pub mod lint;
 mod maintenance;
 #[cfg(feature = "schema")]
 pub mod schema;
 #[cfg(not(target_arch = "wasm32"))]
 mod server;
 mod signing;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod source;
 pub mod units;
 
 pub use client_ip::{ClientIpConfig, ForwardedForMode};
 pub use geo::{GeoConfig, GeoHeaderNames, GeoOnError, ValueEncoding};
+pub use lint::Warning;
 pub use maintenance::{
     MaintenanceAllowConfig, MaintenanceConfig, MaintenanceTokenConfig, MaintenanceWindowConfig,
 };
@@ -71,10 +75,46 @@ impl Config {
         }
         let de = &mut serde_json::Deserializer::from_slice(trimmed);
         let decoded: Result<Self, _> = serde_path_to_error::deserialize(de);
-        decoded.map_err(|e| ConfigError::Decode {
-            path: e.path().to_string(),
-            reason: e.into_inner().to_string(),
+        decoded
+            .map_err(|e| ConfigError::Decode { path: e.path().to_string(), reason: reason(&e.into_inner()) })
+    }
+}
+
+/// The decoder's message without its JSON position, with a suggestion for
+/// a misspelt key or value. Traefik hands the plugin one JSON line it made
+/// from the operator's YAML, so `line 1 column 413` points at nothing the
+/// operator wrote; the field path does (and `edgeguard check` adds the YAML
+/// line and column).
+pub(crate) fn reason(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    let position = format!(" at line {} column {}", e.line(), e.column());
+    suggest(text.strip_suffix(&position).unwrap_or(&text))
+}
+
+/// Most edits between a misspelt name and the one suggested.
+const MAX_SUGGESTION_DISTANCE: usize = 2;
+
+/// For serde's `unknown field `x`, expected one of `a`, `b`` (and `unknown
+/// variant`), appends `; did you mean `a`?` when a known name is within
+/// [`MAX_SUGGESTION_DISTANCE`] edits (case differences count as one).
+pub(crate) fn suggest(message: &str) -> String {
+    if !(message.starts_with("unknown field `") || message.starts_with("unknown variant `")) {
+        return message.to_string();
+    }
+    // Backquoted names: the first is what was written, the rest are known.
+    let mut names = message.split('`').skip(1).step_by(2);
+    let Some(written) = names.next() else { return message.to_string() };
+    let best = names
+        .map(|known| {
+            let exact = strsim::levenshtein(written, known);
+            let folded = strsim::levenshtein(&written.to_lowercase(), &known.to_lowercase());
+            (exact.min(folded + 1), known)
         })
+        .filter(|(distance, _)| *distance <= MAX_SUGGESTION_DISTANCE)
+        .min_by_key(|(distance, _)| *distance);
+    match best {
+        Some((_, known)) => format!("{message}; did you mean `{known}`?"),
+        None => message.to_string(),
     }
 }
 
@@ -119,6 +159,24 @@ mod tests {
             assert_eq!(err.path(), *path, "{doc}");
             assert!(err.to_string().contains(reason), "{doc}: {err}");
         }
+    }
+
+    #[test]
+    fn suggestions_and_no_json_position() {
+        let cases: &[(&str, &str)] = &[
+            (r#"{"clientIp": {"maxHop": 4}}"#, "unknown field `maxHop`, expected one of"),
+            (r#"{"clientIp": {"maxHop": 4}}"#, "; did you mean `maxHops`?"),
+            (r#"{"clientIP": {}}"#, "; did you mean `clientIp`?"),
+            (r#"{"maintenance": {"flagfile": "/f"}}"#, "; did you mean `flagFile`?"),
+            (r#"{"clientIp": {"forwardedFor": "normalise"}}"#, "; did you mean `normalize`?"),
+        ];
+        for (doc, want) in cases {
+            let err = Config::from_json(doc.as_bytes()).unwrap_err().to_string();
+            assert!(err.contains(want), "{doc}: {err}");
+            assert!(!err.contains(" at line "), "{doc}: {err}");
+        }
+        let far = Config::from_json(br#"{"clientIp": {"bananas": 1}}"#).unwrap_err().to_string();
+        assert!(!far.contains("did you mean"), "{far}");
     }
 
     #[test]

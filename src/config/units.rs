@@ -37,12 +37,43 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             "s" => 1.0,
             "m" => 60.0,
             "h" => 3600.0,
+            // Only a lone number may go without a unit (seconds); `1h30`
+            // is most likely 1h30m, but guessing would hide the typo.
+            "" => {
+                return Err(format!(
+                    "`{text}`: the number `{}` has no unit; every number after the first needs one (ns, us, ms, s, m, h), e.g. \"1h30m\"",
+                    &text[text.len() - num_len..]
+                ));
+            }
             unit => return Err(format!("`{text}` has unknown unit `{unit}` (use ns, us, ms, s, m, h)")),
         };
         rest = &rest[unit_len..];
         total += number * scale;
     }
     Duration::try_from_secs_f64(total).map_err(|_| format!("`{text}` is out of range"))
+}
+
+/// Writes a duration the way it is configured (`0s`, `90s`, `1h30m`,
+/// `250ms`), for messages: `Debug` would print `0ns` or `5400s`.
+pub fn display_duration(d: Duration) -> String {
+    if d.is_zero() {
+        return "0s".into();
+    }
+    if d.subsec_nanos() != 0 {
+        if d < Duration::from_secs(1) && d.subsec_nanos() % 1_000_000 == 0 {
+            return format!("{}ms", d.as_millis());
+        }
+        return format!("{}s", d.as_secs_f64());
+    }
+    let secs = d.as_secs();
+    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    let mut out = String::new();
+    for (value, unit) in [(h, "h"), (m, "m"), (s, "s")] {
+        if value != 0 {
+            out.push_str(&format!("{value}{unit}"));
+        }
+    }
+    out
 }
 
 /// Parses a byte size: `2097152`, `512KiB`, `2MiB`, `1GiB`.
@@ -113,6 +144,13 @@ mod tests {
             ("", Err("empty duration")),
             ("5 parsecs", Err("`5 parsecs` has unknown unit ` parsecs` (use ns, us, ms, s, m, h)")),
             ("s", Err("`s` is not a duration like \"2s\" or \"1m30s\"")),
+            (
+                "1h30",
+                Err(
+                    "`1h30`: the number `30` has no unit; every number after the first needs one (ns, us, ms, s, m, h), e.g. \"1h30m\"",
+                ),
+            ),
+            ("0s", Ok(Duration::ZERO)),
         ];
         for (input, want) in cases {
             assert_eq!(
@@ -120,6 +158,21 @@ mod tests {
                 want.as_ref().map_err(|e| *e),
                 "{input:?}"
             );
+        }
+    }
+
+    #[test]
+    fn displayed_as_configured() {
+        let cases = [
+            (Duration::ZERO, "0s"),
+            (Duration::from_millis(250), "250ms"),
+            (Duration::from_secs(90), "1m30s"),
+            (Duration::from_secs(5400), "1h30m"),
+            (Duration::from_secs(7200), "2h"),
+            (Duration::from_millis(1500), "1.5s"),
+        ];
+        for (d, want) in cases {
+            assert_eq!(display_duration(d), want, "{d:?}");
         }
     }
 

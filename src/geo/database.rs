@@ -115,6 +115,7 @@ impl ReloadingDb {
             Ok(v) => v,
             Err(e) => {
                 if state.seen.is_some() {
+                    let e = crate::error::io_reason(&e);
                     log.log(Level::Warn, &format!("geo database {path}: {e}; keeping the database in use"));
                     state.seen = None;
                 }

@@ -61,9 +61,10 @@ impl FlagFile {
         // it: in Traefik a directory outside `settings.mounts` does not exist for the guest.
         if let Err(e) = fs::read_dir(dir) {
             let reason = format!(
-                "directory `{}` of `{}` cannot be read: {e} (in Traefik, list it in the plugin's settings.mounts)",
+                "directory `{}` of `{}` cannot be read: {} (in Traefik, list it in the plugin's settings.mounts)",
                 dir.display(),
-                path.display()
+                path.display(),
+                crate::error::io_reason(&e)
             );
             return Err(ConfigError::invalid(FIELD, reason));
         }
@@ -79,8 +80,11 @@ impl FlagFile {
             // Fail closed: the file is there, so someone created it, and
             // nothing earlier says it is off.
             Reading::Unreadable(e) => {
-                let msg =
-                    format!("maintenance flag file {}: {e}; treating maintenance as on", path.display());
+                let msg = format!(
+                    "maintenance flag file {}: {}; treating maintenance as on",
+                    path.display(),
+                    crate::error::io_reason(&e)
+                );
                 log.log(Level::Warn, &msg);
                 true
             }
@@ -111,8 +115,9 @@ impl FlagFile {
                 if !state.warned {
                     let kept = if state.on { "on" } else { "off" };
                     let msg = format!(
-                        "maintenance flag file {}: {e}; keeping maintenance {kept}",
-                        self.path.display()
+                        "maintenance flag file {}: {}; keeping maintenance {kept}",
+                        self.path.display(),
+                        crate::error::io_reason(&e)
                     );
                     log.log(Level::Warn, &msg);
                     state.warned = true;

@@ -53,6 +53,7 @@ mod window;
 
 use std::fmt;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::SystemTime;
 
 pub use allow::strip_cookie;
@@ -61,7 +62,7 @@ pub use window::DEFAULT_RETRY_AFTER_SECS;
 
 use crate::config::MaintenanceConfig;
 use crate::error::ConfigError;
-use crate::log::Log;
+use crate::log::{Level, Log};
 use crate::request::{RequestView, Response};
 use allow::Allow;
 use flag::FlagFile;
@@ -148,6 +149,21 @@ pub struct MaintenanceStage {
     page: Page,
     allow: Allow,
     debug_headers: bool,
+    /// The trigger the last request saw ([`state_code`]), so a change is
+    /// logged once, when it happens, by the instance that sees it.
+    last: AtomicU8,
+}
+
+/// No request decided yet: the first one logs only if maintenance is on.
+const STATE_UNKNOWN: u8 = u8::MAX;
+
+fn state_code(trigger: Option<Trigger>) -> u8 {
+    match trigger {
+        None => 0,
+        Some(Trigger::Config) => 1,
+        Some(Trigger::Window) => 2,
+        Some(Trigger::FlagFile) => 3,
+    }
 }
 
 impl fmt::Debug for MaintenanceStage {
@@ -197,6 +213,7 @@ impl MaintenanceStage {
             page,
             allow,
             debug_headers: cfg.debug_headers,
+            last: AtomicU8::new(STATE_UNKNOWN),
         }))
     }
 
@@ -210,7 +227,9 @@ impl MaintenanceStage {
         now: SystemTime,
         log: &dyn Log,
     ) -> Verdict {
-        let Some(trigger) = self.trigger(now, log) else {
+        let trigger = self.trigger(now, log);
+        self.log_change(trigger, log);
+        let Some(trigger) = trigger else {
             return Verdict { trigger: None, action: Action::Pass };
         };
         let action = match self.allow.check(req, client) {
@@ -230,6 +249,42 @@ impl MaintenanceStage {
     /// does not reach the backend.
     pub fn token_header(&self) -> Option<&str> {
         self.allow.token_header()
+    }
+
+    /// Logs one INFO line when the trigger differs from the one the previous
+    /// request saw: maintenance on (and why), or off. One atomic load per
+    /// request otherwise.
+    fn log_change(&self, trigger: Option<Trigger>, log: &dyn Log) {
+        let code = state_code(trigger);
+        if self.last.load(Ordering::Relaxed) == code {
+            return;
+        }
+        let previous = self.last.swap(code, Ordering::Relaxed);
+        if previous == code || (previous == STATE_UNKNOWN && trigger.is_none()) {
+            return;
+        }
+        let message = match trigger {
+            Some(t) => format!("edgeguard: maintenance on ({})", self.describe(t)),
+            None => {
+                "edgeguard: maintenance off (no trigger is on: config, flag file and window all off)".into()
+            }
+        };
+        log.log(Level::Info, &message);
+    }
+
+    /// A trigger with what an operator needs to find it.
+    fn describe(&self, trigger: Trigger) -> String {
+        match trigger {
+            Trigger::Config => "config: maintenance.enabled is true".into(),
+            Trigger::FlagFile => match &self.flag {
+                Some(flag) => format!("flag file {}", flag.path().display()),
+                None => "flag file".into(),
+            },
+            Trigger::Window => match &self.window {
+                Some(w) => format!("window until {}", w.end_text()),
+                None => "window".into(),
+            },
+        }
     }
 
     /// The first trigger that is on, cheapest first; the flag file is not
@@ -315,6 +370,37 @@ mod tests {
             Action::Block(r) => r,
             other => panic!("expected a block, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn state_changes_are_logged_once_each() {
+        let cfg = MaintenanceConfig {
+            window: MaintenanceWindowConfig { start: START.into(), end: END.into() },
+            ..Default::default()
+        };
+        let s = stage(&cfg);
+        let before = in_window() - Duration::from_secs(7200);
+        let after = in_window() + Duration::from_secs(7200);
+        let log = MemoryLog::default();
+        let req = OwnedRequest::new("192.0.2.1:4000");
+        // Off at first: nothing; on twice: one line; off twice: one line.
+        for now in [before, before, in_window(), in_window(), after, after] {
+            s.decide(&req, None, now, &log);
+        }
+        let lines: Vec<String> = log.lines().into_iter().map(|(l, m)| format!("{l} {m}")).collect();
+        assert_eq!(
+            lines,
+            [
+                "info edgeguard: maintenance on (window until 2025-06-01T04:00:00Z)",
+                "info edgeguard: maintenance off (no trigger is on: config, flag file and window all off)",
+            ],
+        );
+        let log = MemoryLog::default();
+        stage(&on()).decide(&req, None, in_window(), &log);
+        assert_eq!(
+            log.lines(),
+            [(Level::Info, "edgeguard: maintenance on (config: maintenance.enabled is true)".to_string())]
+        );
     }
 
     #[test]

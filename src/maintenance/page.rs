@@ -88,9 +88,10 @@ fn read_page(path: &str) -> Result<String, ConfigError> {
     let fail =
         |reason: String| ConfigError::invalid("maintenance.page", format!("cannot use `{path}`: {reason}"));
     let mut bytes = Vec::new();
-    fs::File::open(path)
-        .and_then(|f| f.take(MAX_PAGE_BYTES + 1).read_to_end(&mut bytes))
-        .map_err(|e| fail(format!("{e} (in Traefik, list its directory in the plugin's settings.mounts)")))?;
+    fs::File::open(path).and_then(|f| f.take(MAX_PAGE_BYTES + 1).read_to_end(&mut bytes)).map_err(|e| {
+        let e = crate::error::io_reason(&e);
+        fail(format!("{e} (in Traefik, list its directory in the plugin's settings.mounts)"))
+    })?;
     if bytes.len() as u64 > MAX_PAGE_BYTES {
         return Err(fail(format!("larger than {MAX_PAGE_BYTES} bytes")));
     }
@@ -317,7 +318,7 @@ mod tests {
         fs::write(&huge, vec![b'a'; MAX_PAGE_BYTES as usize + 1]).unwrap();
         let missing = dir.path().join("missing.html");
         for (path, reason) in [
-            (&missing, "No such file"),
+            (&missing, "no such file or directory"),
             (&empty, "the file is empty"),
             (&binary, "not UTF-8"),
             (&huge, "larger than 1048576 bytes"),

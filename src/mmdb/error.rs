@@ -16,7 +16,7 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum MmdbError {
     /// The database file could not be opened or its size read.
-    #[error("cannot open mmdb file `{}`: {source}", path.display())]
+    #[error("cannot open mmdb file `{}`: {}", path.display(), crate::error::io_reason(source))]
     Open {
         /// The path given to [`FileSource::open`](super::FileSource::open).
         path: PathBuf,
@@ -25,7 +25,7 @@ pub enum MmdbError {
         source: io::Error,
     },
     /// A positional read failed (I/O error, or the file shrank after it was opened).
-    #[error("read of {len} bytes at offset {offset} failed: {source}")]
+    #[error("read of {len} bytes at offset {offset} failed: {}", crate::error::io_reason(source))]
     Io {
         /// Where the read started.
         offset: u64,
@@ -94,7 +94,7 @@ mod tests {
                     path: "geo/City.mmdb".into(),
                     source: io::Error::new(io::ErrorKind::NotFound, "no such file"),
                 },
-                want: "cannot open mmdb file `geo/City.mmdb`: no such file",
+                want: "cannot open mmdb file `geo/City.mmdb`: no such file or directory",
             },
             Case {
                 desc: "io",

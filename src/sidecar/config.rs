@@ -10,6 +10,7 @@ use std::time::Duration;
 use hyper::Uri;
 use hyper::http::uri::Authority;
 
+use crate::config::source::Document;
 use crate::config::{Config, ServerConfig};
 use crate::error::ConfigError;
 use crate::log::Log;
@@ -65,22 +66,44 @@ const MIN_HEADER_BYTES: usize = 8 << 10;
 /// Largest accepted `maxHeaderBytes`.
 const MAX_HEADER_BYTES: usize = 1 << 20;
 
-/// Reads a JSON or YAML config file into [`Config`]; errors name the file and the field path.
+/// Reads a JSON or YAML config file into [`Config`]; errors name the file,
+/// the line and column, and the field path.
 pub fn read(path: &Path) -> Result<Config, String> {
+    read_document(path).map(|(config, _)| config)
+}
+
+/// [`read`], keeping the document so later (validation) errors can be placed too.
+fn read_document(path: &Path) -> Result<(Config, Option<Document>), String> {
     let prefix = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
-    let text = std::fs::read_to_string(path).map_err(|e| prefix(&e))?;
-    // YAML is a superset of JSON; decode once and re-encode so both go
-    // through the one JSON decoder that reports field paths.
-    let value: serde_json::Value = serde_norway::from_str(&text).map_err(|e| prefix(&e))?;
-    let json = serde_json::to_vec(&value).map_err(|e| prefix(&e))?;
-    Config::from_json(&json).map_err(|e| prefix(&e))
+    let text = std::fs::read_to_string(path).map_err(|e| prefix(&crate::error::io_reason(&e)))?;
+    // YAML is a superset of JSON: one reader, with the line and column of
+    // each field for errors.
+    let mut docs = crate::config::source::documents(&text).map_err(|e| match e.position {
+        Some(p) => format!("{}:{p}: {e}", path.display()),
+        None => prefix(&e),
+    })?;
+    if docs.len() > 1 {
+        let at = docs[1].start;
+        return Err(format!("{}:{at}: {} YAML documents; the sidecar reads one", path.display(), docs.len()));
+    }
+    let Some(doc) = docs.pop() else { return Ok((Config::default(), None)) };
+    let config = doc.decode("").map_err(|e| located(path, Some(&doc), &e))?;
+    Ok((config, Some(doc)))
+}
+
+/// `file:line:column: error`, or `file: error` without a document.
+fn located(path: &Path, doc: Option<&Document>, e: &ConfigError) -> String {
+    match doc {
+        Some(doc) => format!("{}:{}: {e}", path.display(), doc.position(e.path())),
+        None => format!("{}: {e}", path.display()),
+    }
 }
 
 /// Reads, decodes and validates the whole file, building the pipeline.
 pub fn load(path: &Path, log: Arc<dyn Log>) -> Result<Loaded, String> {
-    let config = read(path)?;
-    let settings = Settings::new(&config.server).map_err(|e| format!("{}: {e}", path.display()))?;
-    let pipeline = Pipeline::with_log(&config, log).map_err(|e| format!("{}: {e}", path.display()))?;
+    let (config, doc) = read_document(path)?;
+    let settings = Settings::new(&config.server).map_err(|e| located(path, doc.as_ref(), &e))?;
+    let pipeline = Pipeline::with_log(&config, log).map_err(|e| located(path, doc.as_ref(), &e))?;
     Ok(Loaded { config, settings, pipeline })
 }
 

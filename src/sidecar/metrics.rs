@@ -12,7 +12,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 use crate::geo::GeoStatus;
-use crate::maintenance::Action;
+use crate::maintenance::{Action, Trigger};
 use crate::pipeline::{Outcome, Pipeline};
 use crate::request::Decision;
 
@@ -68,6 +68,11 @@ struct ReloadLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TriggerLabels {
+    trigger: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct DatabaseLabels {
     database: String,
 }
@@ -79,6 +84,7 @@ pub struct Metrics {
     client_ip: Family<ResolutionLabels, Counter>,
     geo: Family<GeoLabels, Counter>,
     maintenance: Counter,
+    maintenance_on: Family<TriggerLabels, Gauge>,
     reloads: Family<ReloadLabels, Counter>,
     upstream_latency: Histogram,
     db_build: Family<DatabaseLabels, Gauge>,
@@ -113,6 +119,13 @@ impl Metrics {
         registry.register("geo_lookups", "Geo lookups: hit, miss or unavailable", geo.clone());
         let maintenance = Counter::default();
         registry.register("maintenance_responses", "Maintenance pages served", maintenance.clone());
+        let maintenance_on = Family::<TriggerLabels, Gauge>::default();
+        registry.register(
+            "maintenance_active",
+            "1 for the trigger holding maintenance on (config, flag_file, window), 0 for the others; \
+             all 0 while maintenance is off (evaluated at scrape time)",
+            maintenance_on.clone(),
+        );
         let reloads = Family::<ReloadLabels, Counter>::default();
         registry.register("config_reloads", "Config reloads: success or failure", reloads.clone());
         let upstream_latency = Histogram::new(exponential_buckets(0.001, 2.0, 16));
@@ -129,7 +142,18 @@ impl Metrics {
         );
         let db_age = Family::<DatabaseLabels, Gauge>::default();
         registry.register("geo_database_age_seconds", "Age of the geo database in use", db_age.clone());
-        Self { registry, requests, client_ip, geo, maintenance, reloads, upstream_latency, db_build, db_age }
+        Self {
+            registry,
+            requests,
+            client_ip,
+            geo,
+            maintenance,
+            maintenance_on,
+            reloads,
+            upstream_latency,
+            db_build,
+            db_age,
+        }
     }
 
     /// Counts what the pipeline found for one request.
@@ -183,6 +207,19 @@ impl Metrics {
             self.db_age
                 .get_or_create(&labels)
                 .set(i64::try_from(now).unwrap_or(i64::MAX).saturating_sub(epoch));
+        }
+        // Maintenance as the pipeline sees it now (the flag file re-read when
+        // due), not as of the last request: a scrape during a quiet cutover
+        // still shows the switch. A probe request from nowhere is cheap and
+        // counted nowhere; a state change it finds is logged like any other.
+        let probe = crate::request::OwnedRequest::new("0.0.0.0:0");
+        let trigger = pipeline.evaluate(&probe).maintenance.and_then(|v| v.trigger);
+        for (t, label) in
+            [(Trigger::Config, "config"), (Trigger::FlagFile, "flag_file"), (Trigger::Window, "window")]
+        {
+            self.maintenance_on
+                .get_or_create(&TriggerLabels { trigger: label })
+                .set(i64::from(trigger == Some(t)));
         }
         let mut out = String::new();
         if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {

@@ -124,7 +124,12 @@ impl Shared {
     ) {
         self.metrics.request(end, status);
         if self.access_log {
+            // RFC 3339 in UTC, as Traefik's and most collectors' access logs.
+            let time = time::OffsetDateTime::now_utc()
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default();
             let line = serde_json::json!({
+                "time": time,
                 "method": method.as_str(),
                 "path": path,
                 "status": status,

@@ -115,7 +115,10 @@ impl Signer {
         if !(MAX_SKEW_RANGE.0..=MAX_SKEW_RANGE.1).contains(&s.max_skew) {
             return Err(ConfigError::invalid(
                 "signing.maxSkew",
-                format!("must be between 1s and 1h, got {:?}", s.max_skew),
+                format!(
+                    "must be between 1s and 1h, got {}",
+                    crate::config::units::display_duration(s.max_skew)
+                ),
             ));
         }
         let names = if s.headers.is_empty() {
@@ -591,13 +594,13 @@ mod tests {
                 "zero skew",
                 format!(r#"{on}, "maxSkew": "0s""#),
                 "signing.maxSkew",
-                "must be between 1s and 1h, got 0ns",
+                "must be between 1s and 1h, got 0s",
             ),
             (
                 "huge skew",
                 format!(r#"{on}, "maxSkew": "2h""#),
                 "signing.maxSkew",
-                "must be between 1s and 1h, got 7200s",
+                "must be between 1s and 1h, got 2h",
             ),
             ("empty header", r#""header": """#.into(), "signing.header", "header name is empty"),
             (

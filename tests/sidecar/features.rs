@@ -81,7 +81,14 @@ fn maintenance_flag_file_bypasses_and_health_paths() {
     assert_eq!(operator.status, 200, "operator bypass by resolved client: {operator:?}");
     assert_eq!(operator.headers.get("x-maintenance-bypass").map(String::as_str), Some("cidr"));
     assert!(sidecar.metric("edgeguard_maintenance_responses_total") >= 1.0);
+    // Issue #16: the state as a gauge, and the change in the log.
+    assert_eq!(sidecar.metric(r#"edgeguard_maintenance_active{trigger="flag_file"}"#), 1.0);
+    assert_eq!(sidecar.metric(r#"edgeguard_maintenance_active{trigger="config"}"#), 0.0);
+    let on = format!("edgeguard: maintenance on (flag file {})", flag.display());
+    assert!(sidecar.log().contains(&on), "{}", sidecar.log());
     assert!(sidecar.metric(r#"edgeguard_requests_total{outcome="maintenance",status="503"}"#) >= 1.0);
     std::fs::remove_file(&flag).unwrap();
     wait_for_status(&sidecar, 200);
+    assert_eq!(sidecar.metric(r#"edgeguard_maintenance_active{trigger="flag_file"}"#), 0.0);
+    assert!(sidecar.log().contains("edgeguard: maintenance off"), "{}", sidecar.log());
 }

@@ -197,6 +197,14 @@ fn hop_by_hop_removed_forwarded_headers_set_and_metrics_counted() {
     assert_eq!(access[0]["client"], "203.0.113.10");
     assert_eq!(access[0]["path"], "/path?q=1");
     assert_eq!(access[0]["upstream_status"], 200);
+    // Issue #16: every line has an RFC 3339 timestamp.
+    for line in &access {
+        let t = line["time"].as_str().unwrap_or_default();
+        assert!(
+            time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).is_ok(),
+            "{line}"
+        );
+    }
 }
 
 #[test]

@@ -110,6 +110,7 @@ pub fn geoip_configmap(root: &Path, check: bool) -> Result<()> {
     if check {
         let committed = std::fs::read_to_string(&path).unwrap_or_default();
         ensure!(committed == yaml, "{GEOIP_MANIFEST} is stale: run `cargo xtask k8s-geoip-configmap`");
+        println!("{GEOIP_MANIFEST} is current (matches testdata/geo)");
         return Ok(());
     }
     std::fs::write(&path, yaml)?;

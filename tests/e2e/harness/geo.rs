@@ -97,6 +97,8 @@ fn missing_database_with_on_error_fail_answers_503_and_logs_the_path() {
     let reply = t.get_from(PROXY, "/", &[("X-Forwarded-For", "203.0.113.10")]);
     assert_eq!(reply.status, 503, "{reply:?}");
     assert!(t.log().contains("/geo/absent.mmdb"), "{}", t.log());
+    // Issue #16: the reason in words, not a WASI errno (`os error 44`).
+    assert!(t.log().contains("no such file or directory") && !t.log().contains("os error"), "{}", t.log());
 }
 
 #[test]

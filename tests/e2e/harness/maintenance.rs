@@ -77,3 +77,52 @@ fn missing_bypass_secret_is_a_config_error_in_traefiks_log() {
     );
     assert!(!log.contains(SECRET));
 }
+
+/// Waits (bounded) for Traefik to have written `needle` to its log: the line is
+/// written during the request, the file may lag behind it.
+fn log_shows(t: &Traefik, needle: &str) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        if t.log().contains(needle) {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    false
+}
+
+// Issue #16: the instance that sees a flag flip says so in Traefik's log, once,
+// at the first request after its checkInterval.
+#[test]
+fn flag_flip_is_logged_within_check_interval() {
+    if own_traefik_unavailable() {
+        return;
+    }
+    let flags = tempfile::tempdir().unwrap();
+    let interval = std::time::Duration::from_secs(1);
+    let t = start(flags.path(), json!({"flagFile": "/flags/flag", "checkInterval": "1s"}));
+    assert_eq!(t.get("/", &[]).status, 200);
+    assert!(!t.log().contains("edgeguard: maintenance "), "{}", t.log());
+    let flag = flags.path().join("flag");
+    for (content, status, line) in [
+        ("on", 503, "edgeguard: maintenance on (flag file /flags/flag)"),
+        ("off", 200, "edgeguard: maintenance off"),
+    ] {
+        std::fs::write(&flag, content).unwrap();
+        // After one checkInterval every instance re-reads the flag on its next request.
+        std::thread::sleep(interval);
+        assert_eq!(t.get("/", &[]).status, status, "flag {content}:\n{}", t.log());
+        // Every instance that saw "off" logs "on" at its next request. "off" is
+        // logged by an instance that saw "on"; Traefik may hand a request to
+        // another (pooled) instance, so a few more requests may be needed.
+        let mut logged = log_shows(&t, line);
+        for _ in 0..20 {
+            if logged {
+                break;
+            }
+            assert_eq!(t.get("/", &[]).status, status);
+            logged = t.log().contains(line);
+        }
+        assert!(logged, "no `{line}` after requests one checkInterval after the flip:\n{}", t.log());
+    }
+}
