@@ -18,6 +18,7 @@ mod kube;
 mod load;
 mod maintenance_load;
 mod plugin;
+mod rehearsal;
 mod test;
 mod testdata;
 mod tools;
@@ -41,6 +42,12 @@ cargo xtask <command>
   dist                release artifacts in target/dist: the catalog zip, the plugin ConfigMap,
                       the edgeguard CLI for x86_64 Linux (static musl, glibc fallback), each
                       with a .sha256, plus SHA256SUMS and BUILD-INFO.txt (docs/release.md)
+  rehearsal           the users' topology on separate network hosts (Linux network namespaces):
+                      clients → ALB/NLB (HAProxy) → Traefik + EdgeGuard, or Traefik → sidecar →
+                      Tomcat with Spring Boot's RemoteIpValve and examples/spring's filter;
+                      the seed's bug, the cutover drill, geo, sidecar = plugin (docs/cutover.md);
+                      needs root, iproute2, haproxy, a JDK, libtomcat10-embed-java and
+                      libjakarta-annotation-api-java
   demo                run Traefik + the plugin + an echo backend on 127.0.0.1:8080
   testdata [--check]  generate the GeoIP test databases in testdata/geo from source.json;
                       --check fails if the committed .mmdb files are stale
@@ -101,6 +108,7 @@ fn main() -> Result<()> {
             other => bail!("unexpected arguments {other:?}\n\n{HELP}"),
         },
         Some("geodata") => geodata::run(&root),
+        Some("rehearsal") => rehearsal::run(&root),
         Some("maintenance-load") => maintenance_load::run(&root),
         Some("k8s-plugin-configmap") => k8s::plugin_configmap(&root).map(|_| ()),
         Some("k8s-geoip-configmap") => match args.get(1..).unwrap_or_default() {
