@@ -168,11 +168,10 @@ impl PluginSettings {
                     let (Some(source), Some(guest)) = (parts.next(), parts.next()) else {
                         bail!("values.yaml: mount {mount:?} is not source:guest[:ro]");
                     };
-                    let volume = VOLUMES
-                        .iter()
-                        .find(|(path, _)| *path == source)
-                        .map(|(_, v)| *v)
-                        .with_context(|| format!("values.yaml: mount source {source} has no stand-in here"))?;
+                    let volume =
+                        VOLUMES.iter().find(|(path, _)| *path == source).map(|(_, v)| *v).with_context(
+                            || format!("values.yaml: mount source {source} has no stand-in here"),
+                        )?;
                     mounts.push((volume, guest.to_string(), parts.next() == Some("ro")));
                 }
             } else if let Some(list) = setting.strip_prefix("envs=") {
@@ -183,6 +182,7 @@ impl PluginSettings {
     }
 
     /// The guest path of `volume`.
+    #[cfg(test)]
     pub fn guest(&self, volume: Volume) -> Result<&str> {
         self.mounts
             .iter()
@@ -321,7 +321,8 @@ impl Deployment {
         );
         let mut plugin = self.middlewares.alb.clone();
         for field in ["/geo/database", "/geo/asnDatabase", "/maintenance/flagFile"] {
-            let guest = pointer(&plugin, field, "the ALB Middleware")?.as_str().context("a path")?.to_string();
+            let guest =
+                pointer(&plugin, field, "the ALB Middleware")?.as_str().context("a path")?.to_string();
             let local = self.settings.host_path(dirs, &guest)?;
             *plugin.pointer_mut(field).context("present")? = json!(local);
         }

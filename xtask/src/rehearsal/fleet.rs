@@ -29,13 +29,6 @@ pub struct Fleet {
     logs: PathBuf,
 }
 
-/// A started process: its name and log file.
-#[derive(Debug, Clone)]
-pub struct Started {
-    pub name: String,
-    pub log: PathBuf,
-}
-
 impl Fleet {
     /// Creates `network`'s namespaces (listed for removal before any exists)
     /// and installs the signal handler.
@@ -59,7 +52,7 @@ impl Fleet {
         args: &[&str],
         envs: &[(&str, &str)],
         cwd: &Path,
-    ) -> Result<Started> {
+    ) -> Result<()> {
         let log = self.logs.join(format!("{name}.log"));
         let out = File::create(&log)?;
         let mut owned = self.lock();
@@ -78,7 +71,7 @@ impl Fleet {
             .spawn()
             .with_context(|| format!("starting {name} ({})", program.display()))?;
         owned.children.push((name.to_string(), child));
-        Ok(Started { name: name.to_string(), log })
+        Ok(())
     }
 
     /// Fails, with the end of its log, if a started process has exited.
@@ -174,7 +167,6 @@ fn remove(owned: &Mutex<Owned>) -> (usize, usize) {
     }
     (processes, namespaces)
 }
-
 
 /// The last `lines` lines of a log file.
 pub fn tail(path: &Path, lines: usize) -> String {

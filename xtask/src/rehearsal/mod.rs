@@ -81,7 +81,11 @@ pub fn run(root: &FsPath) -> Result<()> {
     let mut checks = outcome.with_context(|| format!("logs in {}", dirs.run.join("logs").display()))?;
     checks.eq(0, verdict::Needs::Current, "every namespace of the run is gone", leftovers, Vec::new());
     let total = started.elapsed();
-    println!("rehearsal: {} checks in {total:.1?} (build {built:.1?}, network and scenarios {:.1?})", checks.count(), total - built);
+    println!(
+        "rehearsal: {} checks in {total:.1?} (build {built:.1?}, network and scenarios {:.1?})",
+        checks.count(),
+        total - built
+    );
     if let Some(failures) = checks.failures() {
         bail!("rehearsal failed; logs in {}\n{failures}", dirs.run.join("logs").display());
     }
@@ -94,7 +98,9 @@ fn preflight() -> Result<()> {
     let mut missing = Vec::new();
     // SAFETY: geteuid has no preconditions and cannot fail.
     if unsafe { libc::geteuid() } != 0 {
-        missing.push("root (network namespaces and veth pairs need CAP_NET_ADMIN and CAP_SYS_ADMIN)".to_string());
+        missing.push(
+            "root (network namespaces and veth pairs need CAP_NET_ADMIN and CAP_SYS_ADMIN)".to_string(),
+        );
     }
     for (program, package) in PROGRAMS {
         let found = std::process::Command::new(program)
@@ -124,7 +130,8 @@ fn preflight() -> Result<()> {
 
 /// `eg` plus 6 hex digits from the pid and the clock: no two runs share a name.
 fn unique_prefix() -> String {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
     let mixed = (nanos as u64) ^ (u64::from(std::process::id()) << 20);
     format!("eg{:06x}", mixed & 0xff_ffff)
 }
@@ -167,7 +174,8 @@ fn random_hex(bytes: usize) -> Result<String> {
 fn write_json(path: &FsPath, value: &serde_json::Value) -> Result<()> {
     std::fs::create_dir_all(path.parent().context("a parent")?)?;
     // JSON is YAML: Traefik and the sidecar read these as written.
-    std::fs::write(path, serde_json::to_string_pretty(value)?).with_context(|| format!("writing {}", path.display()))
+    std::fs::write(path, serde_json::to_string_pretty(value)?)
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 fn write_configs(dirs: &Dirs, dep: &Deployment, plugin_dir: &FsPath) -> Result<()> {
@@ -203,7 +211,8 @@ fn rehearse(
     let run = &dirs.run;
     let signing_key = random_hex(32)?;
     let token = random_hex(32)?;
-    let secrets = [("EDGEGUARD_SIGNING_KEY", signing_key.as_str()), ("EDGEGUARD_MAINTENANCE_TOKEN", token.as_str())];
+    let secrets =
+        [("EDGEGUARD_SIGNING_KEY", signing_key.as_str()), ("EDGEGUARD_MAINTENANCE_TOKEN", token.as_str())];
     let path_of = |p: &FsPath| p.to_str().map(String::from).context("non-UTF-8 path");
 
     let app_addr = host("app").v4_addr().to_string();
@@ -229,7 +238,14 @@ fn rehearse(
         run,
     )?;
     let sidecar_cfg = path_of(&run.join("sidecar.yml"))?;
-    fleet.start(&net.ns("sidecar"), "sidecar", edgeguard, &["serve", "--config", &sidecar_cfg], &secrets, run)?;
+    fleet.start(
+        &net.ns("sidecar"),
+        "sidecar",
+        edgeguard,
+        &["serve", "--config", &sidecar_cfg],
+        &secrets,
+        run,
+    )?;
     for name in ["traefik", "traefik2"] {
         let config = format!("--configFile={}", path_of(&run.join(name).join("traefik.yml"))?);
         fleet.start(&net.ns(name), name, traefik, &[&config], &secrets, &run.join(name))?;
@@ -240,13 +256,21 @@ fn rehearse(
     }
 
     let client = host("client-a");
-    let paths = [Path::AlbPlugin, Path::NlbPlugin, Path::AlbSidecar, Path::NlbSidecar, Path::SeedTrusting, Path::SeedDefault];
+    let paths = [
+        Path::AlbPlugin,
+        Path::NlbPlugin,
+        Path::AlbSidecar,
+        Path::NlbSidecar,
+        Path::SeedTrusting,
+        Path::SeedDefault,
+    ];
     for path in paths {
         for from in [client.v4_addr(), client.v6_addr().expect("client-a is dual-stack")] {
             let ns = net.ns(client.name);
             fleet::wait_until(fleet, &format!("{} from {from}", path.name()), STARTUP_LIMIT, || {
                 let probe = Probe::new(from, path, "/healthz");
-                in_host(&ns, move || async move { probe.send().await }).is_ok_and(|r| r.is_ok_and(|r| r.status == 200))
+                in_host(&ns, move || async move { probe.send().await })
+                    .is_ok_and(|r| r.is_ok_and(|r| r.status == 200))
             })?;
         }
     }
