@@ -34,6 +34,12 @@ impl Fleet {
     /// and installs the signal handler.
     pub fn create(network: &Network, logs: &Path) -> Result<Self> {
         std::fs::create_dir_all(logs)?;
+        // Never take over (and later delete) another run's namespace.
+        let taken: Vec<String> =
+            network.namespaces().into_iter().filter(|ns| Path::new("/run/netns").join(ns).exists()).collect();
+        if !taken.is_empty() {
+            bail!("namespaces {taken:?} already exist (another run?); run again for a new name");
+        }
         let fleet = Self {
             owned: Arc::new(Mutex::new(Owned { namespaces: network.namespaces(), ..Owned::default() })),
             logs: logs.to_path_buf(),

@@ -47,8 +47,8 @@ const JARS: &[(&str, &str)] = &[
 const PROGRAMS: &[(&str, &str)] = &[
     ("ip", "iproute2"),
     ("haproxy", "haproxy"),
-    ("java", "openjdk-17-jdk-headless"),
-    ("javac", "openjdk-17-jdk-headless"),
+    ("java", "default-jdk-headless"),
+    ("javac", "default-jdk-headless"),
 ];
 /// Longest wait for every path to answer after the processes start (a JVM
 /// and two Traefiks compiling the plugin, on 2 busy cores).
