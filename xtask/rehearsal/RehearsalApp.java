@@ -199,7 +199,7 @@ public final class RehearsalApp {
         // The application as the seed ran it: no EdgeGuard, no filter.
         Context seed = tomcat.addContext("/seed", new File(args[2]).getAbsolutePath());
         Tomcat.addServlet(seed, "echo", new EchoServlet());
-        seed.addServletMappingDecoded("/*", "echo");
+        seed.addServletMapping("/*", "echo");
 
         // With EdgeGuard: examples/spring's filter first, as its README registers it
         // (key from the environment, strip()ped, 5 minutes skew, /healthz exempt).
@@ -216,7 +216,7 @@ public final class RehearsalApp {
         map.addURLPattern("/*");
         shop.addFilterMapBefore(map);
         Tomcat.addServlet(shop, "echo", new EchoServlet());
-        shop.addServletMappingDecoded("/*", "echo");
+        shop.addServletMapping("/*", "echo");
 
         tomcat.start();
         System.out.println("rehearsal app listening on " + args[0] + ":" + args[1]);

