@@ -136,19 +136,18 @@ pub enum Switch {
 /// Where the switches are.
 pub struct Controls<'a> {
     pub flag_file: &'a FsPath,
-    pub dynamic_file: &'a FsPath,
+    /// The Middlewares as deployed (`checkInterval`, `retryAfter`).
     pub middlewares: &'a Middlewares,
-    /// Renders Traefik's dynamic configuration for the given Middlewares.
-    pub render: &'a dyn Fn(&Middlewares) -> String,
+    /// Writes every dynamic configuration with `maintenance.enabled` set:
+    /// Traefik's (the Middleware patch) and the sidecar's (its ConfigMap edit).
+    pub set_enabled: &'a dyn Fn(bool) -> Result<()>,
 }
 
 impl Controls<'_> {
     fn set(&self, switch: Switch, on: bool) -> Result<()> {
         match switch {
             Switch::FlagFile => write_atomically(self.flag_file, if on { "on\n" } else { "off\n" }),
-            Switch::DynamicConfig => {
-                write_atomically(self.dynamic_file, &(self.render)(&self.middlewares.with_enabled(on)))
-            }
+            Switch::DynamicConfig => (self.set_enabled)(on),
         }
     }
 }
@@ -191,6 +190,7 @@ pub fn run(net: &Network, controls: &Controls, checks: &mut Checks) -> Result<()
     let operator = host("operator").v4_addr();
     let operator_str = operator.to_string();
     let a = host("client-a").v4_addr();
+    let a6 = host("client-a").v6_addr().context("client-a is dual-stack")?;
     let b = host("client-b").v4_addr();
     let c = host("client-c").v4_addr();
 
@@ -200,6 +200,7 @@ pub fn run(net: &Network, controls: &Controls, checks: &mut Checks) -> Result<()
         Loop::start(net, &stop, "client-a", Role::Customer, Probe::new(a, Path::AlbPlugin, "/api/orders"))?,
         Loop::start(net, &stop, "client-b", Role::Customer, Probe::new(b, Path::NlbPlugin, "/checkout"))?,
         Loop::start(net, &stop, "client-b", Role::Customer, Probe::new(b, Path::NlbPlugin, "/api/orders"))?,
+        Loop::start(net, &stop, "client-a", Role::Customer, Probe::new(a6, Path::NlbSidecar, "/checkout"))?,
         Loop::start(
             net,
             &stop,
@@ -212,7 +213,8 @@ pub fn run(net: &Network, controls: &Controls, checks: &mut Checks) -> Result<()
         Loop::start(net, &stop, "operator", Role::Operator, Probe::new(operator, Path::AlbPlugin, "/admin"))?,
         Loop::start(net, &stop, "client-b", Role::Health, Probe::new(b, Path::AlbPlugin, "/healthz"))?,
     ];
-    let result = drive(&loops, controls, check_interval);
+    let mut events = Vec::new();
+    let driven = drive(&loops, controls, check_interval, &mut events);
     stop.store(true, Ordering::SeqCst);
     let mut loop_errors = Vec::new();
     let mut judged = Vec::new();
@@ -224,17 +226,29 @@ pub fn run(net: &Network, controls: &Controls, checks: &mut Checks) -> Result<()
             loop_errors.push(format!("{}: {e:#}", l.name));
         }
         let got = l.samples.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        judged.push((l.name, l.role, expected_on, expected_off, got));
+        judged.push(Judged {
+            name: l.name,
+            role: l.role,
+            want_on: expected_on,
+            want_off: expected_off,
+            samples: got,
+        });
     }
-    let events = result?;
+    if let Err(e) = driven {
+        checks.error(2, "every switch took effect for every client", &e);
+    }
     checks.eq(2, Needs::Current, "every load loop ran to its end", loop_errors, Vec::new());
     judge(&judged, &events, check_interval, &retry_after, checks);
     Ok(())
 }
 
 /// Flips each switch on and off, waiting each time until every loop sees the new state.
-fn drive(loops: &[Loop], controls: &Controls, check_interval: Duration) -> Result<Vec<Event>> {
-    let mut events = Vec::new();
+fn drive(
+    loops: &[Loop],
+    controls: &Controls,
+    check_interval: Duration,
+    events: &mut Vec<Event>,
+) -> Result<()> {
     // Baseline: everyone gets through.
     wait_settled(loops, Instant::now(), false, Duration::from_secs(10))?;
     std::thread::sleep(HOLD);
@@ -252,7 +266,7 @@ fn drive(loops: &[Loop], controls: &Controls, check_interval: Duration) -> Resul
             std::thread::sleep(HOLD);
         }
     }
-    Ok(events)
+    Ok(())
 }
 
 /// Waits until the last few answers of every loop, sent after `since`, show state `on`.
@@ -286,7 +300,14 @@ fn wait_settled(loops: &[Loop], since: Instant, on: bool, limit: Duration) -> Re
     }
 }
 
-type Judged = (String, Role, u16, u16, Vec<Sample>);
+/// One loop's record, for judging after the drill.
+struct Judged {
+    name: String,
+    role: Role,
+    want_on: u16,
+    want_off: u16,
+    samples: Vec<Sample>,
+}
 
 /// The state in force when `sample` was sent: the last event before it.
 fn phase<'a>(events: &'a [Event], sample: &Sample) -> Option<&'a Event> {
@@ -304,7 +325,7 @@ fn judge(
     let mut errors = Vec::new();
     let mut bad_pages = Vec::new();
     let mut bypass_reasons: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-    for (name, role, _, _, samples) in loops {
+    for Judged { name, role, samples, .. } in loops {
         for s in samples {
             let key = s.status.map_or("connection error".to_string(), |c| c.to_string());
             *statuses.entry(key).or_default() += 1;
@@ -365,7 +386,7 @@ fn judge(
     }
 
     let mut worst: Vec<Duration> = vec![Duration::ZERO; events.len()];
-    for (name, role, want_on, want_off, samples) in loops {
+    for Judged { name, role, want_on, want_off, samples } in loops {
         if matches!(role, Role::Operator | Role::Health) {
             let wrong = samples.iter().filter(|s| s.status != Some(200)).count();
             checks.eq(

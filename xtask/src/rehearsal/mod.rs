@@ -275,21 +275,24 @@ fn rehearse(
             })?;
         }
     }
-    println!("every path answers ({} processes up)", 6);
+    println!("every path answers, IPv4 and IPv6");
 
     let mut checks = Checks::default();
     identity::seed_bug(net, &mut checks);
     identity::geo(net, &mut checks);
     identity::sidecar_matches_plugin(net, &mut checks);
-    let dynamic_file = run.join("traefik/dynamic.yml");
-    let render = |m: &deploy::Middlewares| {
-        serde_json::to_string_pretty(&dep.traefik_dynamic(m)).expect("JSON values serialize")
+    let sidecar_file = run.join("sidecar.yml");
+    let set_enabled = |on: bool| -> Result<()> {
+        let traefik = dep.traefik_dynamic(&dep.middlewares.with_enabled(on));
+        drill::write_atomically(&run.join("traefik/dynamic.yml"), &serde_json::to_string_pretty(&traefik)?)?;
+        let mut sidecar = dep.sidecar(dirs)?;
+        sidecar["maintenance"]["enabled"] = serde_json::json!(on);
+        drill::write_atomically(&sidecar_file, &serde_json::to_string_pretty(&sidecar)?)
     };
     let controls = drill::Controls {
         flag_file: &dirs.flag_file(),
-        dynamic_file: &dynamic_file,
         middlewares: &dep.middlewares,
-        render: &render,
+        set_enabled: &set_enabled,
     };
     drill::run(net, &controls, &mut checks)?;
     fleet.check_alive()?;
