@@ -62,11 +62,11 @@ pub fn run(root: &FsPath) -> Result<()> {
     let plugin_dir = plugin::build(root)?;
     cmd::run(root, "cargo", &["build", "--quiet", "--bin", "edgeguard"], &[])?;
     let edgeguard = root.join("target/debug/edgeguard");
-    let classes = compile_app(root)?;
-    let built = started.elapsed();
-
     let prefix = unique_prefix();
     let dirs = Dirs { root: root.to_path_buf(), run: root.join("target/rehearsal").join(&prefix) };
+    let classes = compile_app(root, &dirs.run.join("classes"))?;
+    let built = started.elapsed();
+
     let operator = host("operator").v4_addr();
     let deployment = Deployment::load(root, operator)?;
     write_configs(&dirs, &deployment, &plugin_dir)?;
@@ -142,10 +142,8 @@ fn classpath() -> String {
 
 /// Compiles the app with examples/spring's filter as it is (it needs only
 /// jakarta.servlet, which tomcat-embed-core carries).
-fn compile_app(root: &FsPath) -> Result<PathBuf> {
-    let out = root.join("target/rehearsal/classes");
-    let _ = std::fs::remove_dir_all(&out);
-    std::fs::create_dir_all(&out)?;
+fn compile_app(root: &FsPath, out: &FsPath) -> Result<PathBuf> {
+    std::fs::create_dir_all(out)?;
     let out_str = out.to_str().context("non-UTF-8 path")?;
     let cp = classpath();
     cmd::run(
@@ -163,7 +161,7 @@ fn compile_app(root: &FsPath) -> Result<PathBuf> {
         ],
         &[],
     )?;
-    Ok(out)
+    Ok(out.to_path_buf())
 }
 
 fn random_hex(bytes: usize) -> Result<String> {
