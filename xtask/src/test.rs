@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 
-use crate::{cmd, plugin, tools};
+use crate::{cmd, plugin, rehearsal, tools};
 
 /// Runs every check in order; stops at the first failure.
 pub fn run(root: &Path, traefik_version: &str) -> Result<()> {
@@ -82,6 +82,9 @@ pub fn run(root: &Path, traefik_version: &str) -> Result<()> {
         &["test", "--test", "sidecar", "traefik_front", "--", "--nocapture"],
         &[("EDGEGUARD_TRAEFIK", traefik)],
     )?;
+
+    step("cutover rehearsal: the users' topology on separate network hosts (cargo xtask rehearsal)");
+    rehearsal::run(root)?;
 
     println!("\nall checks passed in {:.0?}", started.elapsed());
     Ok(())
