@@ -175,7 +175,10 @@ fn check_port(port: &str, grammar: Grammar) -> Result<(), InvalidNode> {
         && port[1..].bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-');
     let digits = port.trim_start_matches('0');
     let numeric = !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) && digits.len() <= 5;
-    if obfuscated || (numeric && digits.parse::<u32>().is_ok_and(|p| (1..=65535).contains(&p))) {
+    // The host reports the TCP peer; port 0 there is odd but not the client's choice.
+    let lowest = if grammar == Grammar::Peer { 0 } else { 1 };
+    let value = if digits.is_empty() { Some(0) } else { digits.parse::<u32>().ok() };
+    if obfuscated || (numeric && value.is_some_and(|p| (lowest..=65535).contains(&p))) {
         Ok(())
     } else {
         Err(InvalidNode::Malformed)
@@ -199,8 +202,8 @@ mod tests {
             ("ipv4 port", "192.0.2.1:443", same(Ok("192.0.2.1"))),
             ("ipv4 port max", "192.0.2.1:65535", same(Ok("192.0.2.1"))),
             ("ipv4 port leading zeros (nginx ngx_atoi)", "192.0.2.1:000080", same(Ok("192.0.2.1"))),
-            ("ipv4 port zero", "192.0.2.1:0", same(BAD)),
-            ("ipv4 port zeros", "192.0.2.1:000", same(BAD)),
+            ("ipv4 port zero", "192.0.2.1:0", (BAD, BAD, Ok("192.0.2.1"))),
+            ("ipv4 port zeros", "192.0.2.1:000", (BAD, BAD, Ok("192.0.2.1"))),
             ("ipv4 port too big", "192.0.2.1:65536", same(BAD)),
             ("ipv4 port huge", "192.0.2.1:99999999999999999999", same(BAD)),
             ("ipv4 empty port", "192.0.2.1:", same(BAD)),
@@ -221,7 +224,7 @@ mod tests {
                 (BAD, Ok("2001:db8::1"), Ok("2001:db8::1")),
             ),
             ("ipv6 brackets port", "[2001:db8::1]:4711", same(Ok("2001:db8::1"))),
-            ("ipv6 brackets port zero", "[2001:db8::1]:0", same(BAD)),
+            ("ipv6 brackets port zero", "[2001:db8::1]:0", (BAD, BAD, Ok("2001:db8::1"))),
             ("quoted ipv6 port", "\"[2001:db8::1]:4711\"", (BAD, Ok("2001:db8::1"), BAD)),
             ("quoted ipv4", "\"192.0.2.1\"", (BAD, Ok("192.0.2.1"), BAD)),
             ("empty quotes", "\"\"", same(BAD)),

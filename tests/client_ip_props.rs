@@ -82,7 +82,7 @@ proptest! {
     fn attacker_prefix_cannot_choose_the_client(
         prefix in attacker_text(),
         client in untrusted_ip(),
-        client_port in proptest::option::of(any::<u16>()),
+        client_port in proptest::option::of(1..=u16::MAX),
         proxies in proptest::collection::vec(trusted_ip(), 0..5),
         peer in trusted_ip(),
         use_forwarded in any::<bool>(),
