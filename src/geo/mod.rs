@@ -26,7 +26,7 @@ use database::{Db, ReloadingDb};
 use values::{FIELDS, Values};
 
 /// The smallest page cache worth having per database.
-const MIN_PAGE_CACHE: usize = 64 * 1024;
+const MIN_PAGE_CACHE: usize = 2 * crate::mmdb::PAGE_SIZE;
 
 /// Why geo could not be applied to a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
