@@ -2,6 +2,7 @@
 
 mod bench_sidecar;
 mod bench_traefik;
+mod clients;
 mod cmd;
 mod compat;
 mod demo;
