@@ -149,7 +149,10 @@ impl ReloadingDb {
                 // Instances starting now cannot open the old file any more;
                 // keeping it here would make this one disagree with them.
                 state.db = None;
-                log.log(Level::Error, &format!("geo database {path}: rejected new file: {e}; no database in use"));
+                log.log(
+                    Level::Error,
+                    &format!("geo database {path}: rejected new file: {e}; no database in use"),
+                );
             }
         }
     }
@@ -171,7 +174,11 @@ mod tests {
         }
         let good = std::fs::read("testdata/geo/GeoLite2-City-Test.mmdb").unwrap();
         let cases = [
-            Case { desc: "broken replacement", replacement: Some(b"not a MaxMind database"), old_keeps_db: false },
+            Case {
+                desc: "broken replacement",
+                replacement: Some(b"not a MaxMind database"),
+                old_keeps_db: false,
+            },
             Case { desc: "file removed", replacement: None, old_keeps_db: false },
             Case { desc: "good replacement", replacement: Some(&good), old_keeps_db: true },
         ];

@@ -21,6 +21,7 @@ use crate::config::{GeoConfig, GeoOnError, ValueEncoding};
 use crate::error::ConfigError;
 use crate::headers::check_name;
 use crate::log::{Level, Log};
+use crate::mmdb::CityFields;
 use crate::request::{HeaderEdit, RequestView};
 use database::{Db, ReloadingDb};
 use values::{FIELDS, Values};
@@ -69,6 +70,8 @@ pub struct GeoStage {
     unknown_value: Option<String>,
     db_info_header: Option<String>,
     on_error: GeoOnError,
+    /// The City-record fields some header needs: only those are decoded.
+    city_fields: CityFields,
 }
 
 impl std::fmt::Debug for GeoStage {
@@ -149,7 +152,21 @@ impl GeoStage {
                 *name = None;
             }
         }
+        let on = |f: Field| names[f as usize].is_some();
+        let city_fields = CityFields {
+            country_iso_code: on(Field::Country),
+            country_name: on(Field::CountryName),
+            continent_code: on(Field::Continent),
+            subdivision_iso_code: on(Field::Region),
+            subdivision_name: on(Field::RegionName),
+            city_name: on(Field::City),
+            postal_code: on(Field::PostalCode),
+            location: [Field::Latitude, Field::Longitude, Field::AccuracyRadius, Field::TimeZone]
+                .into_iter()
+                .any(on),
+        };
         Ok(Some(Self {
+            city_fields,
             sources,
             names,
             strip,
@@ -259,7 +276,7 @@ impl GeoStage {
             let found = db.reader.lookup_asn(ip)?;
             (found.record.map(|r| values::asn_values(&r, self.encoding)), found.prefix_len)
         } else {
-            let found = db.reader.lookup_city(ip, &self.language)?;
+            let found = db.reader.lookup_city_fields(ip, &self.language, self.city_fields)?;
             (found.record.map(|r| values::city_values(&r, self.encoding)), found.prefix_len)
         };
         let values = values.unwrap_or_else(Values::empty);

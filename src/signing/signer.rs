@@ -384,7 +384,8 @@ mod tests {
     fn sign_edits_signs_the_last_set_value_of_each_header() {
         set_env("EDGEGUARD_TEST_SIGNING_EDITS", KEY);
         // Continent is opt-in: switched on so that edit order and configured order differ.
-        let geo = r#""geo": {"database": "/nonexistent/City.mmdb", "headers": {"continent": "X-Geo-Continent"}}"#;
+        let geo =
+            r#""geo": {"database": "/nonexistent/City.mmdb", "headers": {"continent": "X-Geo-Continent"}}"#;
         let s = signer(&format!(r#"{{"signing": {{"secretEnv": "EDGEGUARD_TEST_SIGNING_EDITS"}}, {geo}}}"#))
             .unwrap()
             .unwrap();

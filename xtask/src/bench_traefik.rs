@@ -329,7 +329,10 @@ fn report(
         db.display(),
         elapsed.as_secs_f64() / 60.0
     )?;
-    writeln!(md, "| conns | mix | scenario | req/s | p50 | p99 | peak RSS | idle RSS | instances | non-2xx |")?;
+    writeln!(
+        md,
+        "| conns | mix | scenario | req/s | p50 | p99 | peak RSS | idle RSS | instances | non-2xx |"
+    )?;
     writeln!(md, "|---|---|---|---|---|---|---|---|---|---|")?;
     for &c in conns {
         for &mix in mixes {
@@ -357,11 +360,15 @@ fn report(
         "Targets (issue #14): peak RSS (b) ≤ (j) + {RSS_SLACK_MIB} MiB at every cell; throughput (b)/(j) ≥ 0.95 \
          (one client, Zipf), ≥ 0.90 (uniform) at 64 connections.\n"
     )?;
-    writeln!(md, "| conns | mix | (b)/(a) req/s | (b)/(j) req/s | throughput target | (b)−(j) peak RSS | memory target | (b) p99 − (j) p99 |")?;
+    writeln!(
+        md,
+        "| conns | mix | (b)/(a) req/s | (b)/(j) req/s | throughput target | (b)−(j) peak RSS | memory target | (b) p99 − (j) p99 |"
+    )?;
     writeln!(md, "|---|---|---|---|---|---|---|---|")?;
     for &c in conns {
         for &mix in mixes {
-            let (Some(b), Some(j)) = (find(cells, Scenario::EdgeGuard, mix, c), find(cells, Scenario::Reference, mix, c))
+            let (Some(b), Some(j)) =
+                (find(cells, Scenario::EdgeGuard, mix, c), find(cells, Scenario::Reference, mix, c))
             else {
                 continue;
             };
@@ -370,7 +377,8 @@ fn report(
             let ratio = b.rps / j.rps;
             let extra = mib(b.peak_rss_kib) - mib(j.peak_rss_kib);
             let target = THROUGHPUT_TARGET.iter().find(|(m, _)| *m == mix).map_or(0.0, |t| t.1);
-            let cpu = if c == 64 { format!("≥ {target:.2}: {}", verdict(ratio >= target)) } else { "–".into() };
+            let cpu =
+                if c == 64 { format!("≥ {target:.2}: {}", verdict(ratio >= target)) } else { "–".into() };
             let p99 = match (latency_us(&b.p99), latency_us(&j.p99)) {
                 (Some(x), Some(y)) => format!("{:+.2} ms", (x - y) / 1000.0),
                 _ => "?".into(),
@@ -420,10 +428,16 @@ fn svg(cells: &[Cell], conns: &[u32], mixes: &[Mix]) -> String {
             for k in 0..=4 {
                 let v = max * k as f64 / 4.0;
                 let y = y0 + h - h * k as f64 / 4.0;
-                let _ = write!(s, r#"<text x="{}" y="{}" text-anchor="end">{v:.0}</text>"#, x0 - 4.0, y + 4.0);
+                let _ =
+                    write!(s, r#"<text x="{}" y="{}" text-anchor="end">{v:.0}</text>"#, x0 - 4.0, y + 4.0);
             }
             for (i, c) in conns.iter().enumerate() {
-                let _ = write!(s, r#"<text x="{}" y="{}" text-anchor="middle">{c}</text>"#, x0 + x_of(i), y0 + h + 14.0);
+                let _ = write!(
+                    s,
+                    r#"<text x="{}" y="{}" text-anchor="middle">{c}</text>"#,
+                    x0 + x_of(i),
+                    y0 + h + 14.0
+                );
             }
             for sc in Scenario::ALL {
                 let points: Vec<String> = conns

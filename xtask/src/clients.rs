@@ -79,7 +79,8 @@ impl Rng {
 
 /// The IPv4 networks with data in the database at `path`: `(first address, prefix length)`.
 fn networks(path: &Path) -> Result<Vec<(u32, u8)>> {
-    let reader = maxminddb::Reader::open_readfile(path).with_context(|| format!("opening {}", path.display()))?;
+    let reader =
+        maxminddb::Reader::open_readfile(path).with_context(|| format!("opening {}", path.display()))?;
     let meta = reader.metadata();
     let (node_count, record_size) = (meta.node_count, u32::from(meta.record_size));
     let bytes = std::fs::read(path)?;

@@ -84,7 +84,11 @@ fn database_replaced_while_running_is_reloaded_and_a_broken_one_is_dropped_by_ev
     replace(&db, b"this is not a MaxMind database");
     std::thread::sleep(Duration::from_millis(2500));
     for _ in 0..20 {
-        assert_eq!(country_now(&t), None, "after a broken replacement every instance must agree: no geo data");
+        assert_eq!(
+            country_now(&t),
+            None,
+            "after a broken replacement every instance must agree: no geo data"
+        );
     }
     assert!(t.log().contains("rejected new file"), "the rejection is not logged:\n{}", t.log());
     replace(&db, &database_with_country("SE"));
