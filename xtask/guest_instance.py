@@ -207,6 +207,8 @@ def instance(engine, module, config, mounts, env=()):
 def clients(n):
     """n distinct public IPv4 addresses, each in its own /24, spread over the space."""
     out = []
+    if n == 0:
+        return out
     step = (223 << 24) // n
     base = 1 << 24
     for i in range(n):
@@ -223,6 +225,7 @@ def main() -> int:
     p.add_argument("--env", action="append", default=[], help="NAME=VALUE for the guest's environment")
     p.add_argument("--lookups", type=int, default=10000)
     p.add_argument("--init-runs", type=int, default=20)
+    p.add_argument("--clients", help="file of client addresses, one a line, used in order (cycled) instead of N distinct /24s")
     args = p.parse_args()
     config = Path(args.config).read_bytes()
     mounts = [tuple(m.split(":", 1)) for m in args.mount]
@@ -247,7 +250,12 @@ def main() -> int:
     handle = inst.exports(store)["handle_request"]
     t0 = time.perf_counter()
     last = 0
-    for ip in clients(args.lookups):
+    if args.clients:
+        listed = Path(args.clients).read_text().split()
+        sequence = [listed[i % len(listed)] for i in range(args.lookups)]
+    else:
+        sequence = clients(args.lookups)
+    for ip in sequence:
         host.headers = [(b"X-Forwarded-For", ip.encode()), (b"Accept", b"*/*")]
         host.status = 0
         last = handle(store)

@@ -539,7 +539,7 @@ impl Drop for Traefik {
 
 /// Builds `examples/floor_guest.rs` for wasm32-wasip1; returns its directory
 /// with the wasm as `plugin.wasm`.
-fn floor_guest(root: &Path) -> Result<PathBuf> {
+pub(crate) fn floor_guest(root: &Path) -> Result<PathBuf> {
     let args = [
         "build",
         "--quiet",
