@@ -401,6 +401,9 @@ fn report(
     Ok(md)
 }
 
+/// A plotted figure of a cell.
+type Metric = fn(&Cell) -> f64;
+
 /// RSS and req/s against concurrency, one line per scenario, one column per mix.
 fn svg(cells: &[Cell], conns: &[u32], mixes: &[Mix]) -> String {
     let (w, h, pad) = (300.0, 220.0, 50.0);
@@ -410,7 +413,7 @@ fn svg(cells: &[Cell], conns: &[u32], mixes: &[Mix]) -> String {
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="11">"#
     );
     s.push_str(r#"<rect width="100%" height="100%" fill="white"/>"#);
-    let metrics: [(&str, fn(&Cell) -> f64); 2] =
+    let metrics: [(&str, Metric); 2] =
         [("Traefik peak RSS (MiB)", |c| mib(c.peak_rss_kib)), ("throughput (req/s)", |c| c.rps)];
     let x_of = |i: usize| if conns.len() > 1 { i as f64 / (conns.len() - 1) as f64 * w } else { w / 2.0 };
     for (row, (title, value)) in metrics.iter().enumerate() {
