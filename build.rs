@@ -9,7 +9,7 @@
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     if std::env::var("CARGO_CFG_TARGET_ARCH").as_deref() == Ok("wasm32") {
-        println!("cargo:rustc-link-arg-bins=-zstack-size={}", 64 * 1024);
+        println!("cargo:rustc-link-arg-bins=-zstack-size={}", 32 * 1024);
         println!("cargo:rustc-link-arg-examples=-zstack-size={}", 64 * 1024);
     }
 }

@@ -15,11 +15,11 @@ use edgeguard::request::TooLarge;
 
 /// A request as Traefik 3 passes it to a middleware: wrk's headers plus the
 /// ones the entrypoint's `forwardedHeaders` adds.
-struct TraefikRequest {
-    headers: Vec<(&'static str, &'static str)>,
+struct TraefikRequest<'a> {
+    headers: Vec<(&'a str, &'a str)>,
 }
 
-impl Host for TraefikRequest {
+impl Host for TraefikRequest<'_> {
     fn source_addr(&self) -> Vec<u8> {
         b"127.0.0.1:53412".to_vec()
     }
@@ -67,11 +67,41 @@ fn bench(c: &mut Criterion) {
             ],
         };
         assert!(plugin.handle_request(&host), "the bench request must be forwarded");
+        // Init: what Traefik pays for every instance it creates (config
+        // parse, database open: metadata only). Issue #14 budgets 50 µs in wasmtime.
+        c.bench_function(&format!("plugin init: config + database open ({label})"), |b| {
+            b.iter(|| black_box(Plugin::init(black_box(config.as_bytes()), Arc::new(MemoryLog::default()))))
+        });
+        report_memory(&config, label);
         c.bench_function(&format!("plugin request: client IP + geo, warm ({label})"), |b| {
             b.iter(|| black_box(plugin.handle_request(black_box(&host))))
         });
     }
 }
+
+/// Linear memory of this (bench) instance before and after one more init and
+/// 10 000 lookups of distinct clients, as numbers beside criterion's times.
+/// On wasm32 only: natively there is no linear memory to read. The plugin's
+/// own figures, in its real binary, come from `cargo xtask bench-instance`.
+#[cfg(target_arch = "wasm32")]
+fn report_memory(config: &str, label: &str) {
+    let pages = || core::arch::wasm32::memory_size(0) * 65536 / 1024;
+    let before = pages();
+    let plugin = Plugin::init(config.as_bytes(), Arc::new(MemoryLog::default()));
+    let after_init = pages();
+    for i in 0..10_000u32 {
+        let client = std::net::Ipv4Addr::from(0x0100_0001 + i * 0x0001_0100).to_string();
+        let host = TraefikRequest { headers: vec![("X-Forwarded-For", client.as_str())] };
+        black_box(plugin.handle_request(&host));
+    }
+    println!(
+        "instance memory ({label}): {before} KiB before init, {after_init} KiB after, {} KiB after 10 000 distinct lookups",
+        pages()
+    );
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn report_memory(_: &str, _: &str) {}
 
 criterion_group!(benches, bench);
 criterion_main!(benches);

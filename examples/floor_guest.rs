@@ -33,6 +33,8 @@ fn main() {
         }
     }
 
+    // One line per instance: `cargo xtask bench-traefik` counts them in Traefik's log.
+    http_wasm_guest::host::log::write(0, b"floor_guest: instance initialised");
     let config: serde_json::Value = serde_json::from_slice(&admin::config()).unwrap_or_default();
     let set = config["set"]
         .as_object()

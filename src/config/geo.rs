@@ -35,11 +35,14 @@ pub struct GeoConfig {
     #[serde(deserialize_with = "units::duration")]
     #[cfg_attr(feature = "schema", schemars(with = "crate::config::schema::GoDuration"))]
     pub reload_interval: Duration,
-    /// Lookup-cache entries, keyed by network. Default 4096.
+    /// Lookup-cache entries per instance, keyed by network. Default 64: in Traefik
+    /// every concurrent request has its own instance, so each entry is paid per instance.
     #[serde(deserialize_with = "lenient::unsigned")]
     #[cfg_attr(feature = "schema", schemars(with = "crate::config::schema::UintOrString"))]
     pub cache_entries: usize,
-    /// Memory for the page cache and the lookup cache together, per instance. Default `2MiB`.
+    /// Memory for the page cache and the lookup cache together, per instance.
+    /// Default `20KiB` (two 4 KiB pages of the file plus 64 cache entries): the
+    /// kernel's page cache, shared by all instances, holds the file.
     #[serde(deserialize_with = "units::bytes")]
     #[cfg_attr(feature = "schema", schemars(with = "crate::config::schema::ByteSize"))]
     pub memory_budget: usize,
@@ -59,8 +62,8 @@ impl Default for GeoConfig {
             headers: GeoHeaderNames::default(),
             db_info_header: String::new(),
             reload_interval: Duration::from_secs(60),
-            cache_entries: 4096,
-            memory_budget: 2 << 20,
+            cache_entries: 64,
+            memory_budget: 20 << 10,
             on_error: GeoOnError::Skip,
         }
     }
@@ -91,31 +94,36 @@ pub enum GeoOnError {
 }
 
 /// The name of each geo header; empty switches the field off.
+///
+/// On by default: country, region and city, and the ASN number and
+/// organisation (which need `asnDatabase`, so configuring that database is
+/// asking for them). Every other field is opt-in: give it a header name.
+/// Each header costs every request a host call in Traefik (see docs/geo.md).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct GeoHeaderNames {
     /// Country ISO 3166-1 alpha-2 code. Default `X-Geo-Country`.
     pub country: String,
-    /// Country name. Default `X-Geo-Country-Name`.
+    /// Country name. Off by default; the usual name is `X-Geo-Country-Name`.
     pub country_name: String,
-    /// Continent code. Default `X-Geo-Continent`.
+    /// Continent code. Off by default; the usual name is `X-Geo-Continent`.
     pub continent: String,
     /// First subdivision (region) ISO code. Default `X-Geo-Region`.
     pub region: String,
-    /// First subdivision (region) name. Default `X-Geo-Region-Name`.
+    /// First subdivision (region) name. Off by default; the usual name is `X-Geo-Region-Name`.
     pub region_name: String,
     /// City name. Default `X-Geo-City`.
     pub city: String,
-    /// Postal code. Default `X-Geo-Postal-Code`.
+    /// Postal code. Off by default; the usual name is `X-Geo-Postal-Code`.
     pub postal_code: String,
-    /// Latitude. Default `X-Geo-Latitude`.
+    /// Latitude. Off by default; the usual name is `X-Geo-Latitude`.
     pub latitude: String,
-    /// Longitude. Default `X-Geo-Longitude`.
+    /// Longitude. Off by default; the usual name is `X-Geo-Longitude`.
     pub longitude: String,
-    /// Accuracy radius in km. Default `X-Geo-Accuracy-Radius`.
+    /// Accuracy radius in km. Off by default; the usual name is `X-Geo-Accuracy-Radius`.
     pub accuracy_radius: String,
-    /// IANA time zone. Default `X-Geo-Time-Zone`.
+    /// IANA time zone. Off by default; the usual name is `X-Geo-Time-Zone`.
     pub time_zone: String,
     /// Autonomous system number (needs `asnDatabase`). Default `X-Geo-ASN`.
     pub asn: String,
@@ -125,6 +133,32 @@ pub struct GeoHeaderNames {
 
 impl Default for GeoHeaderNames {
     fn default() -> Self {
+        // The conventional names of the fields on by default; every opt-in field off.
+        let on = Self::conventional();
+        let off = String::new;
+        Self {
+            country: on.country,
+            country_name: off(),
+            continent: off(),
+            region: on.region,
+            region_name: off(),
+            city: on.city,
+            postal_code: off(),
+            latitude: off(),
+            longitude: off(),
+            accuracy_radius: off(),
+            time_zone: off(),
+            asn: on.asn,
+            asn_org: on.asn_org,
+        }
+    }
+}
+
+impl GeoHeaderNames {
+    /// Every field under its usual name (`X-Geo-Country-Name`, ...): what the
+    /// docs suggest for opt-in fields, and what EdgeGuard strips from clients
+    /// whether or not it sets them.
+    pub fn conventional() -> Self {
         Self {
             country: "X-Geo-Country".into(),
             country_name: "X-Geo-Country-Name".into(),
@@ -141,9 +175,7 @@ impl Default for GeoHeaderNames {
             asn_org: "X-Geo-ASN-Org".into(),
         }
     }
-}
 
-impl GeoHeaderNames {
     /// `(config field, header name)` for every field, in output order.
     pub fn fields(&self) -> [(&'static str, &str); 13] {
         [
@@ -161,5 +193,31 @@ impl GeoHeaderNames {
             ("asn", &self.asn),
             ("asnOrg", &self.asn_org),
         ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue #14: country, region, city and the ASN pair by default; every other field opt-in.
+    #[test]
+    fn default_header_set() {
+        let want = [
+            ("country", "X-Geo-Country"),
+            ("countryName", ""),
+            ("continent", ""),
+            ("region", "X-Geo-Region"),
+            ("regionName", ""),
+            ("city", "X-Geo-City"),
+            ("postalCode", ""),
+            ("latitude", ""),
+            ("longitude", ""),
+            ("accuracyRadius", ""),
+            ("timeZone", ""),
+            ("asn", "X-Geo-ASN"),
+            ("asnOrg", "X-Geo-ASN-Org"),
+        ];
+        assert_eq!(GeoHeaderNames::default().fields(), want);
     }
 }

@@ -1,7 +1,16 @@
 //! One database file that can change under us: opened at init (metadata
 //! only), re-checked at most every `reloadInterval`, reopened when its
 //! size or modification time changes (an in-place write or a rename over it).
-//! A broken replacement is logged once and the database in use stays.
+//!
+//! What the file on disk is decides, not what an instance opened earlier: a
+//! broken replacement, or a missing file, is logged once and the database in
+//! use is dropped too. In Traefik each concurrent request has its own
+//! instance, and instances start all the time; one started now can only open
+//! what is on disk, so an older instance keeping the old database would
+//! answer a client's country differently from its neighbours for as long as
+//! the broken file stays. Dropping it makes every instance agree (no geo
+//! data, then `onError`) within one `reloadInterval` of the change, and the
+//! next good file is picked up by all of them the same way.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -114,10 +123,11 @@ impl ReloadingDb {
         let now = match version(&self.path) {
             Ok(v) => v,
             Err(e) => {
-                if state.seen.is_some() {
+                if state.seen.is_some() || state.db.is_some() {
                     let e = crate::error::io_reason(&e);
-                    log.log(Level::Warn, &format!("geo database {path}: {e}; keeping the database in use"));
+                    log.log(Level::Error, &format!("geo database {path}: {e}; no database in use"));
                     state.seen = None;
+                    state.db = None;
                 }
                 return;
             }
@@ -137,10 +147,64 @@ impl ReloadingDb {
                 state.generation += 1;
             }
             Err(e) => {
-                let kept =
-                    if state.db.is_some() { "keeping the database in use" } else { "no database in use" };
-                log.log(Level::Error, &format!("geo database {path}: rejected new file: {e}; {kept}"));
+                // Instances starting now cannot open the old file any more;
+                // keeping it here would make this one disagree with them.
+                state.db = None;
+                log.log(
+                    Level::Error,
+                    &format!("geo database {path}: rejected new file: {e}; no database in use"),
+                );
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::log::MemoryLog;
+
+    /// Issue #14: an instance that opened the old file must not outlive, by
+    /// more than one `reloadInterval`, what a fresh instance can open now.
+    #[test]
+    fn fresh_and_old_instances_agree_within_one_interval() {
+        struct Case<'a> {
+            desc: &'static str,
+            replacement: Option<&'a [u8]>,
+            old_keeps_db: bool,
+        }
+        let good = std::fs::read("testdata/geo/GeoLite2-City-Test.mmdb").unwrap();
+        let cases = [
+            Case {
+                desc: "broken replacement",
+                replacement: Some(b"not a MaxMind database"),
+                old_keeps_db: false,
+            },
+            Case { desc: "file removed", replacement: None, old_keeps_db: false },
+            Case { desc: "good replacement", replacement: Some(&good), old_keeps_db: true },
+        ];
+        let dir = Path::new("target/tmp");
+        std::fs::create_dir_all(dir).unwrap();
+        for (i, c) in cases.iter().enumerate() {
+            let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_nanos();
+            let path = dir.join(format!("reloading-{i}-{nanos}.mmdb"));
+            std::fs::write(&path, &good).unwrap();
+            let log = MemoryLog::default();
+            let interval = Duration::from_secs(60);
+            let old = ReloadingDb::open(&path, 8192, interval, &log);
+            let t0 = SystemTime::now();
+            assert!(old.current(t0, &log).0.is_some(), "{}: the first file opens", c.desc);
+            // A replacement of another size, so the version check sees it.
+            let _ = std::fs::remove_file(&path);
+            if let Some(bytes) = c.replacement {
+                std::fs::write(&path, [bytes, b"\n"].concat()).unwrap();
+            }
+            let fresh = ReloadingDb::open(&path, 8192, interval, &log);
+            let later = t0 + interval + Duration::from_secs(1);
+            let (old_db, fresh_db) = (old.current(later, &log).0, fresh.current(later, &log).0);
+            assert_eq!(old_db.is_some(), c.old_keeps_db, "{}: old instance after one interval", c.desc);
+            assert_eq!(fresh_db.is_some(), old_db.is_some(), "{}: fresh and old instances disagree", c.desc);
+            let _ = std::fs::remove_file(&path);
         }
     }
 }

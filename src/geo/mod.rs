@@ -22,12 +22,17 @@ use crate::config::{GeoConfig, GeoHeaderNames, GeoOnError, ValueEncoding};
 use crate::error::ConfigError;
 use crate::headers::check_output_name;
 use crate::log::{Level, Log};
+use crate::mmdb::CityFields;
 use crate::request::HeaderEdit;
 use database::{Db, ReloadingDb};
 use values::{FIELDS, Values};
 
-/// The smallest page cache worth having per database.
-const MIN_PAGE_CACHE: usize = 64 * 1024;
+/// The smallest page cache per database: one page, so that the nodes of a
+/// lookup that share a page cost one read. More pages save little: a lookup
+/// in GeoLite2-City walks ~25 nodes in ~8 distinct pages whatever the cache
+/// holds below ~64 KiB, and every page is paid once per Traefik instance
+/// (issue #14); the kernel's page cache, shared by all instances, does the rest.
+const MIN_PAGE_CACHE: usize = crate::mmdb::PAGE_SIZE;
 
 /// Why geo could not be applied to a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,6 +70,8 @@ pub struct GeoStage {
     unknown_value: Option<String>,
     db_info_header: Option<String>,
     on_error: GeoOnError,
+    /// The City-record fields some header needs: only those are decoded.
+    city_fields: CityFields,
 }
 
 impl std::fmt::Debug for GeoStage {
@@ -141,7 +148,21 @@ impl GeoStage {
                 *name = None;
             }
         }
+        let on = |f: Field| names[f as usize].is_some();
+        let city_fields = CityFields {
+            country_iso_code: on(Field::Country),
+            country_name: on(Field::CountryName),
+            continent_code: on(Field::Continent),
+            subdivision_iso_code: on(Field::Region),
+            subdivision_name: on(Field::RegionName),
+            city_name: on(Field::City),
+            postal_code: on(Field::PostalCode),
+            location: [Field::Latitude, Field::Longitude, Field::AccuracyRadius, Field::TimeZone]
+                .into_iter()
+                .any(on),
+        };
         Ok(Some(Self {
+            city_fields,
             sources,
             names,
             language: cfg.language.clone(),
@@ -168,11 +189,11 @@ impl GeoStage {
         self.names.iter().flatten().map(String::as_str).chain(self.db_info_header.as_deref())
     }
 
-    /// Every geo header name, configured or default, and `dbInfoHeader`
+    /// Every geo header name, configured or conventional, and `dbInfoHeader`
     /// (configured or the default `X-Geo-DB`), whether this config sets it
     /// or not: only EdgeGuard sets them, so a client-sent copy never passes.
     pub fn managed_names(cfg: &GeoConfig) -> Vec<String> {
-        let defaults = GeoHeaderNames::default();
+        let defaults = GeoHeaderNames::conventional();
         let mut names: Vec<String> = cfg.headers.fields().iter().map(|(_, n)| n.to_string()).collect();
         names.extend(defaults.fields().iter().map(|(_, n)| n.to_string()));
         names.extend([cfg.db_info_header.clone(), crate::headers::X_GEO_DB.to_string()]);
@@ -262,7 +283,7 @@ impl GeoStage {
             let found = db.reader.lookup_asn(ip)?;
             (found.record.map(|r| values::asn_values(&r, self.encoding)), found.prefix_len)
         } else {
-            let found = db.reader.lookup_city(ip, &self.language)?;
+            let found = db.reader.lookup_city_fields(ip, &self.language, self.city_fields)?;
             (found.record.map(|r| values::city_values(&r, self.encoding)), found.prefix_len)
         };
         let values = values.unwrap_or_else(Values::empty);

@@ -76,7 +76,15 @@ pub(crate) fn find_metadata_start<S: ByteSource + ?Sized>(src: &S) -> Result<u64
         let chunk =
             buf.get_mut(..(end - start) as usize).ok_or_else(|| MmdbError::metadata("search chunk"))?;
         src.read_exact_at(start, chunk)?;
-        if let Some(i) = chunk.windows(METADATA_MARKER.len()).rposition(|w| w == METADATA_MARKER) {
+        // The marker's first byte (0xAB) is rare: compare whole windows only
+        // where it occurs. Comparing every window cost most of a fresh
+        // instance's init in wasm (issue #14: init is paid per instance).
+        let (&first, rest) = METADATA_MARKER.split_first().ok_or_else(|| MmdbError::metadata("marker"))?;
+        let last_start = chunk.len().saturating_sub(METADATA_MARKER.len());
+        let found = (0..=last_start).rev().find(|&i| {
+            chunk.get(i) == Some(&first) && chunk.get(i + 1..i + METADATA_MARKER.len()) == Some(rest)
+        });
+        if let Some(i) = found.filter(|_| chunk.len() >= METADATA_MARKER.len()) {
             return Ok(start + i as u64 + METADATA_MARKER.len() as u64);
         }
         if start == floor {

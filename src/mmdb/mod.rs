@@ -55,6 +55,6 @@ pub use decoder::{
 };
 pub use error::MmdbError;
 pub use metadata::Metadata;
-pub use records::{AsnRecord, CityRecord};
+pub use records::{AsnRecord, CityFields, CityRecord};
 pub use source::{ByteSource, FileSource, PAGE_SIZE};
 pub use tree::{Lookup, Reader};

@@ -38,6 +38,44 @@ pub struct CityRecord {
     pub accuracy_radius: Option<u16>,
 }
 
+/// Which parts of a City record to decode; the others are skipped unread
+/// (a skipped pointer is not followed, so an unwanted `names` map costs no
+/// read at all). Every header is a field here, and the default header set
+/// (country, region, city) needs only three of them (issue #14).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CityFields {
+    /// `country.iso_code`.
+    pub country_iso_code: bool,
+    /// `country.names`.
+    pub country_name: bool,
+    /// `continent.code`.
+    pub continent_code: bool,
+    /// `subdivisions[0].iso_code`.
+    pub subdivision_iso_code: bool,
+    /// `subdivisions[0].names`.
+    pub subdivision_name: bool,
+    /// `city.names`.
+    pub city_name: bool,
+    /// `postal.code`.
+    pub postal_code: bool,
+    /// `location`: latitude, longitude, accuracy radius, time zone.
+    pub location: bool,
+}
+
+impl CityFields {
+    /// Every field of [`CityRecord`].
+    pub const ALL: Self = Self {
+        country_iso_code: true,
+        country_name: true,
+        continent_code: true,
+        subdivision_iso_code: true,
+        subdivision_name: true,
+        city_name: true,
+        postal_code: true,
+        location: true,
+    };
+}
+
 /// The fields of a GeoLite2-ASN or GeoIP2-ISP record that EdgeGuard emits.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AsnRecord {
@@ -82,11 +120,22 @@ const SUBDIVISION: Place = Place {
 };
 const CITY: Place = Place { map: "city", names: Some("city.names"), code: None };
 
-/// Decodes the city/country record at the cursor.
+/// `p` with the name and/or code left out when not wanted.
+fn wanted(p: &Place, name: bool, code: bool) -> Option<Place> {
+    let p = Place { map: p.map, names: p.names.filter(|_| name), code: p.code.filter(|_| code) };
+    (p.names.is_some() || p.code.is_some()).then_some(p)
+}
+
+/// Decodes the `want`ed fields of the city/country record at the cursor.
 pub(crate) fn city<S: ByteSource + ?Sized>(
     cur: &mut Cursor<'_, S>,
     language: &str,
+    want: CityFields,
 ) -> Result<CityRecord, MmdbError> {
+    let country = wanted(&COUNTRY, want.country_name, want.country_iso_code);
+    let continent = wanted(&CONTINENT, false, want.continent_code);
+    let subdivision = wanted(&SUBDIVISION, want.subdivision_name, want.subdivision_iso_code);
+    let city_place = wanted(&CITY, want.city_name, false);
     const KEYS: [&str; 6] = ["country", "continent", "subdivisions", "city", "postal", "location"];
     let mut r = CityRecord::default();
     let mut seen = [false; KEYS.len()];
@@ -96,21 +145,26 @@ pub(crate) fn city<S: ByteSource + ?Sized>(
         // Only the first of duplicate keys counts.
         let fresh = key.and_then(|k| seen.get_mut(k)).is_some_and(|s| !std::mem::replace(s, true));
         match key.filter(|_| fresh) {
-            Some(0) => (r.country_name, r.country_iso_code) = place(cur, &COUNTRY, language)?,
-            Some(1) => (_, r.continent_code) = place(cur, &CONTINENT, language)?,
-            Some(2) => {
+            Some(0) if country.is_some() => {
+                if let Some(p) = &country {
+                    (r.country_name, r.country_iso_code) = place(cur, p, language)?;
+                }
+            }
+            Some(1) if continent.is_some() => (_, r.continent_code) = place(cur, &CONTINENT, language)?,
+            Some(2) if subdivision.is_some() => {
                 let list = cur.enter(TYPE_ARRAY, "subdivisions")?;
                 for i in 0..list.entries {
-                    if i == 0 {
-                        (r.subdivision_name, r.subdivision_iso_code) = place(cur, &SUBDIVISION, language)?;
-                    } else {
-                        cur.skip()?;
+                    match &subdivision {
+                        Some(p) if i == 0 => {
+                            (r.subdivision_name, r.subdivision_iso_code) = place(cur, p, language)?
+                        }
+                        _ => cur.skip()?,
                     }
                 }
                 cur.leave(list);
             }
-            Some(3) => (r.city_name, _) = place(cur, &CITY, language)?,
-            Some(4) => {
+            Some(3) if city_place.is_some() => (r.city_name, _) = place(cur, &CITY, language)?,
+            Some(4) if want.postal_code => {
                 let postal = cur.enter(TYPE_MAP, "postal")?;
                 for _ in 0..postal.entries {
                     match cur.key(&["code"])? {
@@ -120,8 +174,8 @@ pub(crate) fn city<S: ByteSource + ?Sized>(
                 }
                 cur.leave(postal);
             }
-            Some(_) => location(cur, &mut r)?,
-            None => cur.skip()?,
+            Some(5) if want.location => location(cur, &mut r)?,
+            _ => cur.skip()?,
         }
     }
     cur.leave(map);
@@ -212,7 +266,7 @@ mod tests {
         let mut bytes = Vec::new();
         encode(value, &mut bytes);
         let mut cur = Cursor::new(bytes.as_slice(), 0, bytes.len() as u64, 0);
-        city(&mut cur, language).map_err(|e| e.to_string())
+        city(&mut cur, language, CityFields::ALL).map_err(|e| e.to_string())
     }
 
     fn names(pairs: &[(&str, &str)]) -> V {
@@ -254,6 +308,68 @@ mod tests {
             ),
             ("traits", map([("is_anycast", V::Bool(false)), ("big", V::U128(u128::MAX))])),
         ])
+    }
+
+    /// Issue #14: only the wanted fields are decoded; each subset gives
+    /// exactly the full decode's values for its fields.
+    #[test]
+    fn only_wanted_fields_are_decoded() {
+        let none = CityFields {
+            country_iso_code: false,
+            country_name: false,
+            continent_code: false,
+            subdivision_iso_code: false,
+            subdivision_name: false,
+            city_name: false,
+            postal_code: false,
+            location: false,
+        };
+        let mut bytes = Vec::new();
+        encode(&full(), &mut bytes);
+        let decode = |want| {
+            let mut cur = Cursor::new(bytes.as_slice(), 0, bytes.len() as u64, 0);
+            city(&mut cur, "en", want).unwrap()
+        };
+        let all = decode(CityFields::ALL);
+        let cases: [(&str, CityFields, CityRecord); 4] = [
+            ("nothing", none, CityRecord::default()),
+            (
+                "default headers: country, region, city",
+                CityFields { country_iso_code: true, subdivision_iso_code: true, city_name: true, ..none },
+                CityRecord {
+                    country_iso_code: all.country_iso_code.clone(),
+                    subdivision_iso_code: all.subdivision_iso_code.clone(),
+                    city_name: all.city_name.clone(),
+                    ..Default::default()
+                },
+            ),
+            (
+                "names only",
+                CityFields { country_name: true, subdivision_name: true, ..none },
+                CityRecord {
+                    country_name: all.country_name.clone(),
+                    subdivision_name: all.subdivision_name.clone(),
+                    ..Default::default()
+                },
+            ),
+            (
+                "location and postal",
+                CityFields { location: true, postal_code: true, continent_code: true, ..none },
+                CityRecord {
+                    continent_code: all.continent_code.clone(),
+                    postal_code: all.postal_code.clone(),
+                    latitude: all.latitude,
+                    longitude: all.longitude,
+                    accuracy_radius: all.accuracy_radius,
+                    time_zone: all.time_zone.clone(),
+                    ..Default::default()
+                },
+            ),
+        ];
+        for (desc, want, expected) in cases {
+            assert_eq!(decode(want), expected, "{desc}");
+        }
+        assert!(all.country_iso_code.is_some() && all.city_name.is_some() && all.time_zone.is_some());
     }
 
     #[test]
@@ -383,7 +499,7 @@ mod tests {
             &mut bytes,
         );
         let mut cur = Cursor::new(bytes.as_slice(), 0, bytes.len() as u64, record_at);
-        let got = city(&mut cur, "ja").unwrap();
+        let got = city(&mut cur, "ja", CityFields::ALL).unwrap();
         assert_eq!(got.city_name.as_deref(), Some("Tokyo"));
         assert_eq!(got.country_iso_code.as_deref(), Some("JP"), "resumed after the pointer");
     }

@@ -17,7 +17,7 @@ use std::sync::OnceLock;
 use super::MmdbError;
 use super::decoder::Cursor;
 use super::metadata::{self, DATA_SECTION_SEPARATOR, Layout, METADATA_MARKER, Metadata};
-use super::records::{self, AsnRecord, CityRecord};
+use super::records::{self, AsnRecord, CityFields, CityRecord};
 use super::source::ByteSource;
 
 /// The answer to one lookup.
@@ -87,7 +87,22 @@ impl<S: ByteSource> Reader<S> {
     /// [`MmdbError::InvalidDatabase`] or [`MmdbError::LimitExceeded`] when the
     /// tree or the record is corrupt, or a read error from the source.
     pub fn lookup_city(&self, ip: IpAddr, language: &str) -> Result<Lookup<CityRecord>, MmdbError> {
-        self.lookup(ip, |cur| records::city(cur, language))
+        self.lookup_city_fields(ip, language, CityFields::ALL)
+    }
+
+    /// [`Reader::lookup_city`] decoding only the fields in `want`; the others
+    /// are `None` and cost no reads.
+    ///
+    /// # Errors
+    ///
+    /// As for [`Reader::lookup_city`].
+    pub fn lookup_city_fields(
+        &self,
+        ip: IpAddr,
+        language: &str,
+        want: CityFields,
+    ) -> Result<Lookup<CityRecord>, MmdbError> {
+        self.lookup(ip, |cur| records::city(cur, language, want))
     }
 
     /// Looks up `ip` in an ASN or ISP database.

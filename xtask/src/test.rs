@@ -64,9 +64,12 @@ pub fn run(root: &Path, traefik_version: &str) -> Result<()> {
     tools::python_deps(root)?;
     cmd::run(root, "cargo", &["test", "--target", tools::WASM_TARGET, "--lib"], &[])?;
 
+    step("plugin instance memory within budget (wasmtime; sizes only, never a time)");
+    plugin::build(root)?;
+    crate::instance::check(root)?;
+
     step(&format!("end-to-end tests against Traefik {traefik_version}"));
     let traefik = tools::traefik(root, traefik_version)?;
-    plugin::build(root)?;
     let traefik = traefik.to_str().context("non-UTF-8 path")?;
     cmd::run(
         root,

@@ -1,7 +1,7 @@
 //! Geo headers from the test databases (issue #4), mounted at guest `/geo`
 //! under the names the shared Middleware reads.
 
-use crate::support::geo_expected::SE_CLIENT;
+use crate::support::geo_expected::{SE_CLIENT, SE_CLIENT_OPT_IN};
 use crate::support::target::{Capability::UntrustedPeer, Peer, run};
 
 const SPOOF: [(&str, &str); 3] = [("X-Geo-Country", "US"), ("X_Geo_City", "Springfield"), ("X-Geo-ASN", "1")];
@@ -14,6 +14,10 @@ fn ipv4_and_ipv6_clients_through_a_trusted_proxy_get_geo_headers() {
         assert_eq!(v4.status, 200, "{v4:?}\n{}", t.diagnostics());
         for &(name, want) in SE_CLIENT {
             assert_eq!(v4.upstream_one(name).as_deref(), Some(want), "{name}: {v4:?}");
+        }
+        // The shared Middleware keeps the default header set: opt-in fields stay off.
+        for &(_, name, _) in SE_CLIENT_OPT_IN {
+            assert_eq!(v4.upstream_one(name), None, "{name} is opt-in: {v4:?}");
         }
         let v6 = t.get(Peer::TrustedProxy, "/", &[("X-Forwarded-For", "[2001:db8:2::1]:443")]);
         assert_eq!(v6.upstream_one("x-real-ip").as_deref(), Some("2001:db8:2::1"), "{v6:?}");
