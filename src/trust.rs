@@ -65,7 +65,7 @@ pub enum TrustError {
     /// (`0.0.0.0/1` + `128.0.0.0/1`), or most of the public address space,
     /// without the explicit opt-in.
     #[error(
-        "`{entry}` with the entries before it covers all or most of {family}, so any client could spoof its IP; \
+        "`{entry}` (with any entries before it) covers all or most of {family}, so any client could spoof its IP; \
          set `allowTrustAll: true` if you mean it"
     )]
     TrustAllCombined {
@@ -271,7 +271,7 @@ mod tests {
         assert_eq!(halves.0, 2);
         assert_eq!(
             halves.1.to_string(),
-            "`64.0.0.0/2` with the entries before it covers all or most of IPv4, so any client could spoof its IP; \
+            "`64.0.0.0/2` (with any entries before it) covers all or most of IPv4, so any client could spoof its IP; \
              set `allowTrustAll: true` if you mean it"
         );
         let v6 = ["::/1", "8000::/2", "c000::/2"];

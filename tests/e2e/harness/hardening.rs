@@ -277,12 +277,12 @@ fn issue13_config_refusals_name_the_field() {
     let cases = [
         (
             "split4",
-            json!({"clientIp": {"trustedProxies": ["0.0.0.0/1", "128.0.0.0/1"]}}),
+            json!({"clientIp": {"trustedProxies": ["0.0.0.0/2", "64.0.0.0/2"]}}),
             "clientIp.trustedProxies[1]",
         ),
         (
             "split6",
-            json!({"clientIp": {"trustedProxies": ["10.0.0.0/8", "::/1", "8000::/1"]}}),
+            json!({"clientIp": {"trustedProxies": ["10.0.0.0/8", "2000::/4", "3000::/4"]}}),
             "clientIp.trustedProxies[2]",
         ),
         (
