@@ -8,10 +8,10 @@
 
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use edgeguard::signing::{RequestParts, Verified, verify};
+use edgeguard::signing::Verified;
 use http_body_util::Empty;
 use hyper::Request;
 use hyper_util::rt::TokioIo;
@@ -69,20 +69,7 @@ fn chain_of(bytes: usize, client: &str) -> String {
 
 /// Verifies the signature the echo backend received.
 fn verified(reply: &Reply) -> Verified {
-    let echo = reply.echoed();
-    let received = |name: &str| -> Option<String> {
-        let values = echo["headers"][name].as_array()?;
-        Some(values.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "))
-    };
-    let signature = received("x-edgeguard-signature").unwrap_or_else(|| panic!("no signature: {reply:?}"));
-    let host = received("host").unwrap_or_default();
-    let req = RequestParts {
-        method: echo["method"].as_str().unwrap(),
-        host: &host,
-        path: echo["uri"].as_str().unwrap(),
-    };
-    verify(&signature, req, received, &[("k1", KEY.as_bytes())], SystemTime::now(), Duration::from_secs(300))
-        .unwrap_or_else(|e| panic!("{e}: {reply:?}"))
+    crate::support::signed::verified(reply, KEY)
 }
 
 /// Runs `edgeguard serve` with `config` and expects it to refuse to start;

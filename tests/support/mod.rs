@@ -10,6 +10,7 @@ pub mod kind_target;
 pub mod kube;
 pub mod local_target;
 pub mod managed;
+pub mod signed;
 pub mod target;
 pub mod traefik;
 pub mod yaml;

@@ -123,9 +123,9 @@ pub fn run(root: &Path, city_db: &Path) -> Result<()> {
             answer.trim()
         );
         println!("{}: warm-up 5 s, then {secs} s", server.name());
-        wrk_run(&wrk, &url, &script, 5)?;
+        wrk_run(&wrk, &url, &script, crate::load::CONNECTIONS, 5)?;
         let cpu_before = cpu_secs_with_children(proc.0.id())?;
-        let text = wrk_run(&wrk, &url, &script, secs)?;
+        let text = wrk_run(&wrk, &url, &script, crate::load::CONNECTIONS, secs)?;
         let cpu = cpu_secs_with_children(proc.0.id())? - cpu_before;
         let requests = text
             .lines()

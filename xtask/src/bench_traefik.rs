@@ -25,7 +25,7 @@ use anyhow::{Context, Result, bail};
 use serde_json::json;
 
 use crate::clients::{self, Mix};
-use crate::load::{ensure_wrk, free_port, latency_us, parse, peak_rss, verdict, wait_ready};
+use crate::load::{ensure_wrk, free_port, latency_us, parse, peak_rss, verdict, wait_ready, wrk_run};
 use crate::{echo, plugin, tools};
 
 /// Connections per cell, unless `BENCH_CONNS` says otherwise.
@@ -285,20 +285,6 @@ fn probe(s: Scenario, url: &str) -> Result<()> {
         Some(n) if (n > 0) == want_geo => Ok(()),
         _ => bail!("{}: the backend answered `{seen}`; the scenario is not doing what it says", s.label()),
     }
-}
-
-fn wrk_run(wrk: &Path, url: &str, script: &Path, conns: u32, secs: u32) -> Result<String> {
-    let output = Command::new(wrk)
-        .args([&format!("-t{}", crate::load::THREADS), &format!("-c{conns}"), &format!("-d{secs}s")])
-        .args(["--timeout", "10s", "--latency", "-s"])
-        .arg(script)
-        .arg(url)
-        .output()
-        .context("running wrk")?;
-    if !output.status.success() {
-        bail!("wrk failed: {}", String::from_utf8_lossy(&output.stderr));
-    }
-    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
 fn find(cells: &[Cell], s: Scenario, mix: Mix, conns: u32) -> Option<&Cell> {

@@ -8,9 +8,8 @@
 //! Shared-Middleware cases: suite/hardening.rs.
 
 use std::path::Path;
-use std::time::{Duration, SystemTime};
 
-use edgeguard::signing::{RequestParts, Verified, verify};
+use edgeguard::signing::Verified;
 use serde_json::{Value, json};
 
 use crate::support::client::Reply;
@@ -70,20 +69,7 @@ fn start(dir: &Path) -> Traefik {
 
 /// Verifies the signature the echo backend received.
 fn verified(reply: &Reply) -> Verified {
-    let echo = reply.echoed();
-    let received = |name: &str| -> Option<String> {
-        let values = echo["headers"][name].as_array()?;
-        Some(values.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "))
-    };
-    let signature = received("x-edgeguard-signature").unwrap_or_else(|| panic!("no signature: {reply:?}"));
-    let host = received("host").unwrap_or_default();
-    let req = RequestParts {
-        method: echo["method"].as_str().unwrap(),
-        host: &host,
-        path: echo["uri"].as_str().unwrap(),
-    };
-    verify(&signature, req, received, &[("k1", KEY.as_bytes())], SystemTime::now(), Duration::from_secs(300))
-        .unwrap_or_else(|e| panic!("{e}: {reply:?}"))
+    crate::support::signed::verified(reply, KEY)
 }
 
 fn geo_names(reply: &Reply) -> Vec<String> {
