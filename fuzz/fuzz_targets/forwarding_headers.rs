@@ -136,7 +136,8 @@ fuzz_target!(|data: &[u8]| {
     let cases: [(&Pipeline, &str, Vec<IpAddr>, usize, &str); 3] = [
         (&PIPELINE, XFF, hops(Chain::from_xff(&values(XFF))), 8192, REAL_IP),
         (&PIPELINE_FORWARDED, FORWARDED, hops(Chain::from_forwarded(&values(FORWARDED))), 256, REAL_IP),
-        (&PIPELINE_REAL_IP, REAL_IP, hops(Chain::from_xff(&values(REAL_IP))), 64, "X-Client"),
+        // A single-address header is one node, parsed as a whole line.
+        (&PIPELINE_REAL_IP, REAL_IP, single_hops(&values(REAL_IP)), 64, "X-Client"),
     ];
     for (pipeline, source, source_hops, max_bytes, header) in cases {
         let mut candidates: Vec<IpAddr> = peer_ip.into_iter().collect();
@@ -208,6 +209,10 @@ fuzz_target!(|data: &[u8]| {
         }
     }
 });
+
+fn single_hops(lines: &[&[u8]]) -> Vec<IpAddr> {
+    lines.iter().filter_map(|l| std::str::from_utf8(l).ok()).filter_map(|l| parse_node(l).ok()).collect()
+}
 
 fn hops(chain: Chain) -> Vec<IpAddr> {
     chain.hops.into_iter().filter_map(Result::ok).collect()
