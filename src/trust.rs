@@ -99,6 +99,9 @@ impl TrustedProxies {
         S: AsRef<str>,
     {
         let mut nets = Vec::new();
+        // Each written CIDR: its index, text, network and how many networks
+        // the list held once it was added (to name the entry that went too far).
+        let mut written: Vec<(usize, String, IpNet, usize)> = Vec::new();
         for (i, entry) in entries.into_iter().enumerate() {
             let entry = entry.as_ref().trim();
             if let Some((_, cidrs)) = PRESETS.iter().find(|(name, _)| name.eq_ignore_ascii_case(entry)) {
@@ -107,18 +110,27 @@ impl TrustedProxies {
             }
             let net = parse_net(entry).ok_or_else(|| (i, TrustError::Unparsable(entry.to_string())))?;
             nets.push(net);
-            // Trusting everything split into pieces, or most of the routable
-            // Internet, is still trusting everything a client could send from.
-            if !allow_trust_all && trusts_most_of_the_internet(&nets) {
-                let entry = entry.to_string();
-                let family = if net.addr().is_ipv4() { "IPv4" } else { "IPv6" };
-                let err = if net.prefix_len() == 0 {
-                    TrustError::TrustAll(entry)
-                } else {
-                    TrustError::TrustAllCombined { entry, family }
-                };
-                return Err((i, err));
-            }
+            written.push((i, entry.to_string(), net, nets.len()));
+        }
+        // Trusting everything split into pieces, or most of the routable
+        // Internet, is still trusting everything a client could send from.
+        // Checked once (every wasm instance runs this at init); only a refusal
+        // looks for the entry that completed the coverage.
+        if !allow_trust_all && trusts_most_of_the_internet(&nets) {
+            // Presets alone never trust most of the Internet, so one written entry is found;
+            // the last one stands in rather than a panic at init.
+            let last = written.last().cloned().unwrap_or((0, String::new(), nets[0], nets.len()));
+            let (i, entry, net, _) = written
+                .into_iter()
+                .find(|(_, _, _, end)| trusts_most_of_the_internet(&nets[..*end]))
+                .unwrap_or(last);
+            let family = if net.addr().is_ipv4() { "IPv4" } else { "IPv6" };
+            let err = if net.prefix_len() == 0 {
+                TrustError::TrustAll(entry)
+            } else {
+                TrustError::TrustAllCombined { entry, family }
+            };
+            return Err((i, err));
         }
         Ok(Self { nets })
     }
