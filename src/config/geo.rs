@@ -40,9 +40,11 @@ pub struct GeoConfig {
     #[serde(deserialize_with = "lenient::unsigned")]
     #[cfg_attr(feature = "schema", schemars(with = "crate::config::schema::UintOrString"))]
     pub cache_entries: usize,
-    /// Memory for the page cache and the lookup cache together, per instance.
-    /// Default `20KiB` (two 4 KiB pages of the file plus 64 cache entries): the
-    /// kernel's page cache, shared by all instances, holds the file.
+    /// Memory for the page cache, the lookup cache and each database's tree
+    /// index and data head together, per instance. Default `24KiB` (64 cache
+    /// entries, 3 KiB per database, two 4 KiB pages of the file with one
+    /// database, one with two): the kernel's page cache, shared by all
+    /// instances, holds the file.
     #[serde(deserialize_with = "units::bytes")]
     #[cfg_attr(feature = "schema", schemars(with = "crate::config::schema::ByteSize"))]
     pub memory_budget: usize,
@@ -63,7 +65,7 @@ impl Default for GeoConfig {
             db_info_header: String::new(),
             reload_interval: Duration::from_secs(60),
             cache_entries: 64,
-            memory_budget: 20 << 10,
+            memory_budget: 24 << 10,
             on_error: GeoOnError::Skip,
         }
     }

@@ -2,35 +2,64 @@
 //! every address of a /24 (or whatever the database's network is), so a busy
 //! range costs one lookup, and "not in the database" answers are cached too.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::HashMap;
 use std::net::IpAddr;
 
 use ipnet::IpNet;
 
-/// Estimated bytes per entry (key, map slot, compact value); used to split
-/// `memoryBudget` between this cache and the page cache.
-pub const ENTRY_BYTES: usize = 192;
+use crate::mmdb::MultiplyHash;
+
+/// Estimated bytes per entry in wasm32 (the map's slot at its load factor, the
+/// ring slot, the packed value's allocation); used to split `memoryBudget`
+/// between this cache and the page cache.
+pub const ENTRY_BYTES: usize = 160;
 
 /// Networks → values, at most `capacity` entries, oldest evicted first.
+///
+/// A probe tries each prefix length some entry has, longest first, with one
+/// cheap hash each: the lengths present are counted, not searched.
 #[derive(Debug)]
 pub struct NetworkCache<V> {
     capacity: usize,
-    entries: HashMap<IpNet, V>,
-    order: VecDeque<IpNet>,
-    /// Prefix lengths present, longest first, so a probe tries only those.
-    prefixes: BTreeSet<std::cmp::Reverse<(bool, u8)>>,
+    entries: HashMap<IpNet, V, MultiplyHash>,
+    /// Cached networks in insertion order; once full, a ring whose slot at
+    /// `oldest` is the next to go.
+    order: Vec<IpNet>,
+    oldest: usize,
+    /// Entries per prefix length: IPv4 lengths 0..=32, then IPv6 0..=128.
+    lengths: [u16; 33 + 129],
 }
 
 impl<V: Clone> NetworkCache<V> {
     /// An empty cache holding at most `capacity` networks (0 disables caching).
     pub fn new(capacity: usize) -> Self {
-        Self { capacity, entries: HashMap::new(), order: VecDeque::new(), prefixes: BTreeSet::new() }
+        Self {
+            // The counts are u16; no configured cache comes near that.
+            capacity: capacity.min(usize::from(u16::MAX)),
+            entries: HashMap::default(),
+            order: Vec::new(),
+            oldest: 0,
+            lengths: [0; 33 + 129],
+        }
+    }
+
+    /// Index of (family, prefix length) in `lengths`.
+    fn slot(ip: IpAddr, prefix_len: u8) -> usize {
+        let base = if ip.is_ipv4() { 0 } else { 33 };
+        base + usize::from(prefix_len)
     }
 
     /// The value cached for the network containing `ip`.
     pub fn get(&self, ip: IpAddr) -> Option<V> {
-        self.prefixes.iter().filter(|p| p.0.0 == ip.is_ipv4()).find_map(|p| {
-            let net = IpNet::new(ip, p.0.1).ok()?.trunc();
+        if self.entries.is_empty() {
+            return None;
+        }
+        let max: u8 = if ip.is_ipv4() { 32 } else { 128 };
+        (0..=max).rev().find_map(|len| {
+            if self.lengths.get(Self::slot(ip, len)).is_none_or(|&n| n == 0) {
+                return None;
+            }
+            let net = IpNet::new(ip, len).ok()?.trunc();
             self.entries.get(&net).cloned()
         })
     }
@@ -42,13 +71,23 @@ impl<V: Clone> NetworkCache<V> {
         }
         let Ok(net) = IpNet::new(ip, prefix_len) else { return };
         let net = net.trunc();
-        if self.entries.insert(net, value).is_none() {
-            self.order.push_back(net);
-            self.prefixes.insert(std::cmp::Reverse((ip.is_ipv4(), prefix_len)));
+        if self.entries.insert(net, value).is_some() {
+            return;
         }
-        while self.entries.len() > self.capacity {
-            let Some(old) = self.order.pop_front() else { break };
+        if self.order.len() < self.capacity {
+            self.order.push(net);
+        } else if let Some(slot) = self.order.get_mut(self.oldest) {
+            let old = std::mem::replace(slot, net);
+            self.oldest = (self.oldest + 1) % self.capacity;
             self.entries.remove(&old);
+            self.count(old.addr(), old.prefix_len(), false);
+        }
+        self.count(ip, prefix_len, true);
+    }
+
+    fn count(&mut self, ip: IpAddr, prefix_len: u8, add: bool) {
+        if let Some(n) = self.lengths.get_mut(Self::slot(ip, prefix_len)) {
+            *n = if add { n.saturating_add(1) } else { n.saturating_sub(1) };
         }
     }
 
@@ -56,7 +95,8 @@ impl<V: Clone> NetworkCache<V> {
     pub fn clear(&mut self) {
         self.entries.clear();
         self.order.clear();
-        self.prefixes.clear();
+        self.oldest = 0;
+        self.lengths = [0; 33 + 129];
     }
 
     /// Number of cached networks.
@@ -88,6 +128,24 @@ mod tests {
         assert_eq!(cache.get(ip("2001:db8:ffff::9")), Some("v6"));
         assert_eq!(cache.get(ip("203.0.113.200")), Some("a"));
         assert_eq!(cache.len(), 2);
+    }
+
+    #[test]
+    fn eviction_forgets_the_prefix_lengths_it_empties() {
+        let mut cache = NetworkCache::new(2);
+        cache.insert(ip("198.51.100.7"), 16, "a");
+        cache.insert(ip("203.0.113.7"), 24, "b");
+        cache.insert(ip("192.0.2.7"), 28, "c"); // evicts the /16, the only entry of that length
+        assert_eq!(cache.lengths[16], 0);
+        assert_eq!(
+            [cache.get(ip("198.51.1.1")), cache.get(ip("203.0.113.99")), cache.get(ip("192.0.2.1"))],
+            [None, Some("b"), Some("c")]
+        );
+        // Re-inserting a cached network replaces its value, not its place in line.
+        cache.insert(ip("203.0.113.1"), 24, "b2");
+        cache.insert(ip("2001:db8::1"), 48, "v6"); // evicts the /24
+        assert_eq!([cache.get(ip("203.0.113.1")), cache.get(ip("2001:db8::ffff"))], [None, Some("v6")]);
+        assert_eq!((cache.lengths[24], cache.lengths[33 + 48]), (0, 1));
     }
 
     #[test]

@@ -121,14 +121,19 @@ impl GeoStage {
         .collect();
         let cache_entries = cfg.cache_entries / paths.len();
         let cache_bytes = cfg.cache_entries.saturating_mul(cache::ENTRY_BYTES);
-        let page_cache = cfg.memory_budget.saturating_sub(cache_bytes) / paths.len();
+        // Each reader keeps the top of its tree and the head of its data
+        // section besides the pages (`mmdb::HOT_BYTES`).
+        let page_cache = (cfg.memory_budget.saturating_sub(cache_bytes) / paths.len())
+            .saturating_sub(crate::mmdb::HOT_BYTES);
         if page_cache < MIN_PAGE_CACHE {
             let reason = format!(
-                "{} bytes leave {page_cache} bytes of page cache per database after {} cache entries (~{} bytes each); \
-                 at least {MIN_PAGE_CACHE} are needed: raise memoryBudget or lower cacheEntries",
+                "{} bytes leave {page_cache} bytes of page cache per database after {} cache entries (~{} bytes each) \
+                 and {} bytes of tree index and data head per database; at least {MIN_PAGE_CACHE} are needed: \
+                 raise memoryBudget or lower cacheEntries",
                 cfg.memory_budget,
                 cfg.cache_entries,
-                cache::ENTRY_BYTES
+                cache::ENTRY_BYTES,
+                crate::mmdb::HOT_BYTES,
             );
             return Err(ConfigError::invalid("geo.memoryBudget", reason));
         }

@@ -138,6 +138,9 @@ pub(crate) struct Cursor<'s, S: ByteSource + ?Sized> {
     current: usize,
     /// Counts window switches and refills; `Window::used` holds its value at the last one.
     clock: u32,
+    /// Section bytes from offset 0 the caller already holds (the reader's
+    /// data-section head): reads inside it cost no source read.
+    head: &'s [u8],
 }
 
 impl<'s, S: ByteSource + ?Sized> Cursor<'s, S> {
@@ -154,7 +157,13 @@ impl<'s, S: ByteSource + ?Sized> Cursor<'s, S> {
             windows: [Window { start: 0, len: 0, used: 0, buf: [0; WINDOW] }; WINDOWS],
             current: 0,
             clock: 0,
+            head: &[],
         }
+    }
+
+    /// The same cursor, serving reads of section offsets below `head.len()` from `head`.
+    pub(crate) fn with_head(self, head: &'s [u8]) -> Self {
+        Self { head, ..self }
     }
 
     /// The file offset of section offset `at`, for error messages.
@@ -196,6 +205,13 @@ impl<'s, S: ByteSource + ?Sized> Cursor<'s, S> {
     #[inline(never)]
     fn take_slow(&mut self, n: usize) -> Result<&[u8], MmdbError> {
         let (pos, end) = (self.pos, self.end_of(n as u64)?);
+        let head = self.head;
+        if let Some(bytes) =
+            usize::try_from(pos).ok().zip(usize::try_from(end).ok()).and_then(|(p, e)| head.get(p..e))
+        {
+            self.pos = end;
+            return Ok(bytes);
+        }
         let covers = |w: &Window| pos >= w.start && end <= w.start + w.len as u64;
         let hit = self.windows.iter().position(covers);
         let slot = match hit {

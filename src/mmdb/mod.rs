@@ -56,5 +56,5 @@ pub use decoder::{
 pub use error::MmdbError;
 pub use metadata::Metadata;
 pub use records::{AsnRecord, CityFields, CityRecord};
-pub use source::{ByteSource, FileSource, PAGE_SIZE};
-pub use tree::{Lookup, Reader};
+pub use source::{ByteSource, FileSource, MultiplyHash, MultiplyHasher, PAGE_SIZE};
+pub use tree::{DATA_HEAD_BYTES, HOT_BYTES, IPV4_TOP_BITS, Lookup, Reader};

@@ -122,20 +122,24 @@ struct PageCache {
     max_pages: usize,
     pages: Vec<Page>,
     /// Page number to slot in `pages`.
-    index: HashMap<u64, usize, BuildHasherDefault<PageHasher>>,
+    index: HashMap<u64, usize, MultiplyHash>,
     /// The clock hand: the next slot considered for eviction.
     hand: usize,
 }
 
-/// Hashes a page number with one multiplication (the Fibonacci constant).
-/// Every tree node read looks up its page, so SipHash's cost showed in the
-/// lookup time. Flooding is not a concern: clients choose addresses, hence
-/// which pages are read, but the table never holds more than the cache's
-/// page count, so colliding keys cost at most a scan of that many entries.
+/// A hasher of one multiplication per word (the Fibonacci constant), for the
+/// small bounded tables on the lookup path: the page index here and the
+/// geo lookup cache. SipHash's cost showed in lookup times. Flooding is not a
+/// concern: clients choose addresses, hence which keys are used, but these
+/// tables never hold more than their capacity (a few dozen entries), so
+/// colliding keys cost at most a scan of that many.
 #[derive(Default)]
-struct PageHasher(u64);
+pub struct MultiplyHasher(u64);
 
-impl Hasher for PageHasher {
+/// [`MultiplyHasher`] for `HashMap`.
+pub type MultiplyHash = BuildHasherDefault<MultiplyHasher>;
+
+impl Hasher for MultiplyHasher {
     fn write(&mut self, bytes: &[u8]) {
         for &b in bytes {
             self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
