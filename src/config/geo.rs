@@ -41,9 +41,9 @@ pub struct GeoConfig {
     #[cfg_attr(feature = "schema", schemars(with = "crate::config::schema::UintOrString"))]
     pub cache_entries: usize,
     /// Memory for the page cache, the lookup cache and each database's tree
-    /// index and data head together, per instance. Default `24KiB` (64 cache
-    /// entries, 3 KiB per database, two 4 KiB pages of the file with one
-    /// database, one with two): the kernel's page cache, shared by all
+    /// index, data head and place memo together, per instance. Default `28KiB`
+    /// (64 cache entries, 5 KiB per database, three 4 KiB pages of the file with
+    /// one database, one each with two): the kernel's page cache, shared by all
     /// instances, holds the file.
     #[serde(deserialize_with = "units::bytes")]
     #[cfg_attr(feature = "schema", schemars(with = "crate::config::schema::ByteSize"))]
@@ -65,7 +65,7 @@ impl Default for GeoConfig {
             db_info_header: String::new(),
             reload_interval: Duration::from_secs(60),
             cache_entries: 64,
-            memory_budget: 24 << 10,
+            memory_budget: 28 << 10,
             on_error: GeoOnError::Skip,
         }
     }

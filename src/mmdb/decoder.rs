@@ -259,8 +259,22 @@ impl<'s, S: ByteSource + ?Sized> Cursor<'s, S> {
         bytes.try_into().map_err(|_| MmdbError::corrupt(at, "short read"))
     }
 
+    /// The next byte: [`Cursor::take`]'s fast path without the slice, as
+    /// every value starts with one of these (a third of a lookup's decoding).
+    #[inline]
     fn byte(&mut self) -> Result<u8, MmdbError> {
-        Ok(self.array::<1>()?[0])
+        let pos = self.pos;
+        let hit = self.windows.get(self.current).and_then(|w| {
+            let from = usize::try_from(pos.checked_sub(w.start)?).ok()?;
+            w.buf.get(..w.len)?.get(from).copied()
+        });
+        match hit {
+            Some(b) => {
+                self.pos = pos + 1;
+                Ok(b)
+            }
+            None => Ok(self.array::<1>()?[0]),
+        }
     }
 
     /// Moves past `n` bytes without reading them.
@@ -393,6 +407,15 @@ impl<'s, S: ByteSource + ?Sized> Cursor<'s, S> {
     /// Continues after `container`, all of whose entries have been read.
     pub(crate) fn leave(&mut self, container: Container) {
         self.finish(container.resume);
+    }
+
+    /// The target of the pointer at the current position, if the next value
+    /// is one, without moving: where a value shared by many records lives.
+    pub(crate) fn peek_pointer(&mut self) -> Result<Option<u64>, MmdbError> {
+        let at = self.pos;
+        let header = self.header()?;
+        self.pos = at;
+        Ok((header.ty == TYPE_POINTER).then_some(u64::from(header.value)))
     }
 
     /// Reads a map key and returns the index of the first candidate equal to

@@ -6,9 +6,73 @@
 //! is an error (the database is not what it claims to be), a missing field is
 //! `None`. When a key appears twice in one map, the first counts.
 
+use std::hash::{BuildHasher, Hasher};
+use std::sync::Mutex;
+
 use super::MmdbError;
 use super::decoder::{Cursor, TYPE_ARRAY, TYPE_MAP};
-use super::source::ByteSource;
+use super::source::{ByteSource, MultiplyHash};
+
+/// Slots of a [`PlaceMemo`].
+const PLACE_MEMO_SLOTS: usize = 32;
+
+/// Memory a [`PlaceMemo`] holds when full, in wasm32 (32 slots of 40 bytes and their strings).
+pub const PLACE_MEMO_BYTES: usize = 2048;
+
+/// Recently decoded places (the `country` map, the `subdivisions` array)
+/// by the data-section offset records point to them at. MaxMind's writers
+/// store each distinct value once, so the networks of one country (region)
+/// all point to the same one: decoding it again, ten-odd names in other
+/// languages skipped one by one, cost a third of a City lookup's instructions.
+/// Direct-mapped: a slot holds the last place whose offset hashed to it.
+#[derive(Debug, Default)]
+pub(crate) struct PlaceMemo {
+    slots: Mutex<[Option<Memo>; PLACE_MEMO_SLOTS]>,
+}
+
+#[derive(Debug)]
+struct Memo {
+    /// Data-section offset of the place's map.
+    at: u64,
+    /// What was decoded: which place, name and/or code, in which language ([`query`]).
+    query: u64,
+    name: Option<String>,
+    code: Option<String>,
+}
+
+/// A place's name and code.
+type Decoded = (Option<String>, Option<String>);
+
+impl PlaceMemo {
+    fn slot(at: u64, query: u64) -> usize {
+        (MultiplyHash::default().hash_one((at, query)) >> 59) as usize % PLACE_MEMO_SLOTS
+    }
+
+    fn get(&self, at: u64, query: u64) -> Option<Decoded> {
+        let slots = self.slots.lock().ok()?;
+        match slots.get(Self::slot(at, query)) {
+            Some(Some(m)) if m.at == at && m.query == query => Some((m.name.clone(), m.code.clone())),
+            _ => None,
+        }
+    }
+
+    fn put(&self, at: u64, query: u64, (name, code): &Decoded) {
+        if let Ok(mut slots) = self.slots.lock()
+            && let Some(slot) = slots.get_mut(Self::slot(at, query))
+        {
+            *slot = Some(Memo { at, query, name: name.clone(), code: code.clone() });
+        }
+    }
+}
+
+/// The memo key of decoding `p` in `language`.
+fn query(p: &Place, language: &str) -> u64 {
+    let mut h = MultiplyHash::default().build_hasher();
+    h.write(p.map.as_bytes());
+    h.write_u8(u8::from(p.names.is_some()) << 1 | u8::from(p.code.is_some()));
+    h.write(language.as_bytes());
+    h.finish()
+}
 
 /// The fields of a GeoIP2/GeoLite2 City or Country record that EdgeGuard
 /// emits. Country databases have no subdivision, city, postal or location data.
@@ -131,7 +195,25 @@ pub(crate) fn city<S: ByteSource + ?Sized>(
     cur: &mut Cursor<'_, S>,
     language: &str,
     want: CityFields,
+    memo: &PlaceMemo,
 ) -> Result<CityRecord, MmdbError> {
+    // A value reached through a pointer decodes the same way every time:
+    // remember it by the pointer's target. Cities are left out: nearly every
+    // network's city is its own, so they would only push the others out.
+    let memoized = |cur: &mut Cursor<'_, S>,
+                    p: &Place,
+                    decode: &dyn Fn(&mut Cursor<'_, S>) -> Result<Decoded, MmdbError>|
+     -> Result<Decoded, MmdbError> {
+        let Some(at) = cur.peek_pointer()? else { return decode(cur) };
+        let query = query(p, language);
+        if let Some(decoded) = memo.get(at, query) {
+            cur.skip()?;
+            return Ok(decoded);
+        }
+        let decoded = decode(cur)?;
+        memo.put(at, query, &decoded);
+        Ok(decoded)
+    };
     let country = wanted(&COUNTRY, want.country_name, want.country_iso_code);
     let continent = wanted(&CONTINENT, false, want.continent_code);
     let subdivision = wanted(&SUBDIVISION, want.subdivision_name, want.subdivision_iso_code);
@@ -147,21 +229,17 @@ pub(crate) fn city<S: ByteSource + ?Sized>(
         match key.filter(|_| fresh) {
             Some(0) if country.is_some() => {
                 if let Some(p) = &country {
-                    (r.country_name, r.country_iso_code) = place(cur, p, language)?;
+                    (r.country_name, r.country_iso_code) = memoized(cur, p, &|c| place(c, p, language))?;
                 }
             }
-            Some(1) if continent.is_some() => (_, r.continent_code) = place(cur, &CONTINENT, language)?,
+            Some(1) if continent.is_some() => {
+                (_, r.continent_code) = memoized(cur, &CONTINENT, &|c| place(c, &CONTINENT, language))?
+            }
             Some(2) if subdivision.is_some() => {
-                let list = cur.enter(TYPE_ARRAY, "subdivisions")?;
-                for i in 0..list.entries {
-                    match &subdivision {
-                        Some(p) if i == 0 => {
-                            (r.subdivision_name, r.subdivision_iso_code) = place(cur, p, language)?
-                        }
-                        _ => cur.skip()?,
-                    }
+                if let Some(p) = &subdivision {
+                    (r.subdivision_name, r.subdivision_iso_code) =
+                        memoized(cur, p, &|c| first_subdivision(c, p, language))?;
                 }
-                cur.leave(list);
             }
             Some(3) if city_place.is_some() => (r.city_name, _) = place(cur, &CITY, language)?,
             Some(4) if want.postal_code => {
@@ -182,12 +260,30 @@ pub(crate) fn city<S: ByteSource + ?Sized>(
     Ok(r)
 }
 
+/// The `subdivisions` array: the name and code of its first entry.
+fn first_subdivision<S: ByteSource + ?Sized>(
+    cur: &mut Cursor<'_, S>,
+    p: &Place,
+    language: &str,
+) -> Result<Decoded, MmdbError> {
+    let mut decoded = (None, None);
+    let list = cur.enter(TYPE_ARRAY, "subdivisions")?;
+    for i in 0..list.entries {
+        match i {
+            0 => decoded = place(cur, p, language)?,
+            _ => cur.skip()?,
+        }
+    }
+    cur.leave(list);
+    Ok(decoded)
+}
+
 /// Reads the map described by `p`: its name (in `language`, else English) and its code.
 fn place<S: ByteSource + ?Sized>(
     cur: &mut Cursor<'_, S>,
     p: &Place,
     language: &str,
-) -> Result<(Option<String>, Option<String>), MmdbError> {
+) -> Result<Decoded, MmdbError> {
     let (mut name, mut code) = (None, None);
     let mut names_seen = false;
     let map = cur.enter(TYPE_MAP, p.map)?;
@@ -266,7 +362,7 @@ mod tests {
         let mut bytes = Vec::new();
         encode(value, &mut bytes);
         let mut cur = Cursor::new(bytes.as_slice(), 0, bytes.len() as u64, 0);
-        city(&mut cur, language, CityFields::ALL).map_err(|e| e.to_string())
+        city(&mut cur, language, CityFields::ALL, &PlaceMemo::default()).map_err(|e| e.to_string())
     }
 
     fn names(pairs: &[(&str, &str)]) -> V {
@@ -328,7 +424,7 @@ mod tests {
         encode(&full(), &mut bytes);
         let decode = |want| {
             let mut cur = Cursor::new(bytes.as_slice(), 0, bytes.len() as u64, 0);
-            city(&mut cur, "en", want).unwrap()
+            city(&mut cur, "en", want, &PlaceMemo::default()).unwrap()
         };
         let all = decode(CityFields::ALL);
         let cases: [(&str, CityFields, CityRecord); 4] = [
@@ -499,7 +595,7 @@ mod tests {
             &mut bytes,
         );
         let mut cur = Cursor::new(bytes.as_slice(), 0, bytes.len() as u64, record_at);
-        let got = city(&mut cur, "ja", CityFields::ALL).unwrap();
+        let got = city(&mut cur, "ja", CityFields::ALL, &PlaceMemo::default()).unwrap();
         assert_eq!(got.city_name.as_deref(), Some("Tokyo"));
         assert_eq!(got.country_iso_code.as_deref(), Some("JP"), "resumed after the pointer");
     }

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use super::MmdbError;
 use super::decoder::Cursor;
 use super::metadata::{self, DATA_SECTION_SEPARATOR, Layout, METADATA_MARKER, Metadata};
-use super::records::{self, AsnRecord, CityFields, CityRecord};
+use super::records::{self, AsnRecord, CityFields, CityRecord, PlaceMemo};
 use super::source::ByteSource;
 
 /// The answer to one lookup.
@@ -52,6 +52,8 @@ pub struct Reader<S: ByteSource> {
     /// What every lookup reads, kept from the first lookup on, so opening
     /// stays metadata-only.
     hot: OnceLock<Hot>,
+    /// City lookups' recently decoded places.
+    places: PlaceMemo,
 }
 
 /// Top bits of an IPv4 address whose node [`Hot::ipv4_top`] remembers.
@@ -70,8 +72,9 @@ pub const IPV4_TOP_BITS: u8 = 8;
 pub const DATA_HEAD_BYTES: usize = 2048;
 
 /// Memory a reader keeps besides its source's page cache, once it has
-/// served a lookup: the IPv4 top-of-tree index and the data-section head.
-pub const HOT_BYTES: usize = (4 << IPV4_TOP_BITS) + DATA_HEAD_BYTES;
+/// served lookups: the IPv4 top-of-tree index, the data-section head and
+/// the memo of decoded places.
+pub const HOT_BYTES: usize = (4 << IPV4_TOP_BITS) + DATA_HEAD_BYTES + records::PLACE_MEMO_BYTES;
 
 /// The parts of the file every lookup reads, learnt as lookups go. In wasm
 /// each read is a host call (`fd_pread`) and each instance has its own memory,
@@ -100,7 +103,7 @@ impl<S: ByteSource> Reader<S> {
         let start = metadata::find_metadata_start(&src)?;
         let meta = metadata::read_metadata(&src, start)?;
         let layout = Layout::new(&meta, start - METADATA_MARKER.len() as u64, src.len())?;
-        Ok(Self { src, metadata: meta, layout, hot: OnceLock::new() })
+        Ok(Self { src, metadata: meta, layout, hot: OnceLock::new(), places: PlaceMemo::default() })
     }
 
     /// The database's metadata.
@@ -136,7 +139,7 @@ impl<S: ByteSource> Reader<S> {
         language: &str,
         want: CityFields,
     ) -> Result<Lookup<CityRecord>, MmdbError> {
-        self.lookup(ip, |cur| records::city(cur, language, want))
+        self.lookup(ip, |cur| records::city(cur, language, want, &self.places))
     }
 
     /// Looks up `ip` in an ASN or ISP database.
@@ -302,6 +305,7 @@ impl<S: ByteSource + fmt::Debug> fmt::Debug for Reader<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mmdb::records::CityFields;
     use crate::mmdb::testutil::{DbBuilder, V, map, s};
 
     #[test]
@@ -476,6 +480,58 @@ mod tests {
             assert_eq!(reads("203.0.112.1"), below_top(24), "v{ip_version}");
             assert_eq!(reads("203.0.114.200"), below_top(25), "v{ip_version}");
         }
+    }
+
+    #[test]
+    fn shared_places_are_decoded_once_per_query() {
+        // Two cities of one country and region, which both records point to,
+        // past the data head; a third record with neither.
+        let mut db = DbBuilder::new(6, 28);
+        db.push_data(&s(&"filler ".repeat(DATA_HEAD_BYTES / 4)));
+        let names = |en: &str, de: &str| map([("en", s(en)), ("de", s(de))]);
+        let country = db.push_data(&map([("iso_code", s("SE")), ("names", names("Sweden", "Schweden"))]));
+        db.push_data(&s(&"filler ".repeat(40))); // apart: one read each
+        let region = db.push_data(&V::Arr(vec![map([
+            ("iso_code", s("E")),
+            ("names", names("Östergötland", "Östergötland")),
+        ])]));
+        for (net, city) in [("198.51.100.0/24", "Linköping"), ("203.0.113.0/24", "Norrköping")] {
+            let record = map([
+                ("city", map([("names", names(city, city))])),
+                ("country", V::Ptr(country)),
+                ("subdivisions", V::Ptr(region)),
+            ]);
+            db.insert(net, &record);
+        }
+        db.insert("192.0.2.0/24", &map([("city", map([("names", names("Nowhere", "Nirgendwo"))]))]));
+        let bytes = db.build();
+        let plain = |ip: &str, language: &str, want: CityFields| {
+            Reader::new(bytes.clone())
+                .unwrap()
+                .lookup_city_fields(ip.parse().unwrap(), language, want)
+                .unwrap()
+        };
+        let reads_of_second = |first: &str| {
+            let reader = Reader::new(Counted(bytes.clone(), Default::default())).unwrap();
+            reader.lookup_city(first.parse().unwrap(), "en").unwrap();
+            let before = reader.source().1.get();
+            let got = reader.lookup_city("203.0.113.5".parse().unwrap(), "en").unwrap();
+            assert_eq!(got, plain("203.0.113.5", "en", CityFields::ALL));
+            (reader.source().1.get() - before, reader)
+        };
+        // After a lookup in the same country, the country map and the
+        // subdivisions array cost no read.
+        let (cold, _) = reads_of_second("192.0.2.1");
+        let (warm, reader) = reads_of_second("198.51.100.1");
+        assert!(warm + 2 <= cold, "{warm} reads after the same country, {cold} after another");
+        // The memo answers only the same question: another language, fewer fields.
+        let only_code = CityFields { country_name: false, ..CityFields::ALL };
+        for (language, want) in [("de", CityFields::ALL), ("en", only_code), ("de", only_code)] {
+            let got = reader.lookup_city_fields("203.0.113.5".parse().unwrap(), language, want).unwrap();
+            assert_eq!(got, plain("203.0.113.5", language, want), "{language} {want:?}");
+        }
+        let got = reader.lookup_city("203.0.113.5".parse().unwrap(), "de").unwrap();
+        assert_eq!(got.record.and_then(|r| r.country_name).as_deref(), Some("Schweden"));
     }
 
     #[test]
