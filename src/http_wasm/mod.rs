@@ -37,8 +37,9 @@ pub trait Host {
     fn method(&self) -> Vec<u8>;
     /// The request URI (path and query).
     fn uri(&self, limit: usize) -> Result<Vec<u8>, TooLarge>;
-    /// The names of the request headers present (one host call).
-    fn header_names(&self, limit: usize) -> Result<Vec<Vec<u8>>, TooLarge>;
+    /// The names of the request headers present (one host call), each
+    /// followed by a NUL, as the http-wasm ABI lists them.
+    fn header_names(&self, limit: usize) -> Result<Vec<u8>, TooLarge>;
     /// All values of a request header.
     fn header_values(&self, name: &str, limit: usize) -> Result<Vec<Vec<u8>>, TooLarge>;
     /// Replaces a request header.
@@ -146,7 +147,7 @@ struct HostRequest<'h, H> {
     host: &'h H,
     peer: OnceCell<String>,
     /// Names of the headers currently on the request, as the host spells them.
-    names: RefCell<Option<Vec<Vec<u8>>>>,
+    names: RefCell<Option<Names>>,
     /// Values already fetched (stages may read a header twice).
     values: RefCell<Vec<(String, Vec<Vec<u8>>)>>,
     /// Set when a read was over its bound (the request is then refused).
@@ -164,23 +165,25 @@ impl<'h, H: Host> HostRequest<'h, H> {
         }
     }
 
-    fn with_names<R>(&self, f: impl FnOnce(&mut Vec<Vec<u8>>) -> R) -> R {
+    fn with_names<R>(&self, f: impl FnOnce(&mut Names) -> R) -> R {
         let mut names = self.names.borrow_mut();
         let names = names.get_or_insert_with(|| {
-            self.host.header_names(MAX_HOST_READ).unwrap_or_else(|_| {
+            Names::new(self.host.header_names(MAX_HOST_READ).unwrap_or_else(|_| {
                 self.overflow.set(Some(Overflow::Headers));
                 Vec::new()
-            })
+            }))
         });
         f(names)
     }
 
     fn has(&self, name: &str) -> bool {
-        self.with_names(|names| names.iter().any(|n| n.eq_ignore_ascii_case(name.as_bytes())))
+        self.with_names(|names| names.iter().any(|n| n.eq_ignore_ascii_case(name)))
     }
 
     fn forget(&self, name: &str) {
-        self.with_names(|names| names.retain(|n| !n.eq_ignore_ascii_case(name.as_bytes())));
+        self.with_names(|names| {
+            names.spans.retain(|&(start, end)| !names.text[start..end].eq_ignore_ascii_case(name))
+        });
     }
 
     /// The values of `name`, read at most once per request, or its size when over `limit`.
@@ -195,6 +198,41 @@ impl<'h, H: Host> HostRequest<'h, H> {
         let v = self.host.header_values(name, limit.min(MAX_HOST_READ))?;
         self.values.borrow_mut().push((name.to_string(), v.clone()));
         Ok(v)
+    }
+}
+
+/// The request's header names: the host's NUL-terminated list, kept as
+/// one string, and where each name is in it.
+struct Names {
+    text: String,
+    spans: Vec<(usize, usize)>,
+}
+
+impl Names {
+    fn new(list: Vec<u8>) -> Self {
+        // Header names are tokens (ASCII); the host never hands out others. One
+        // that is not UTF-8 is dropped: no name EdgeGuard asks about can equal it.
+        let text = String::from_utf8(list).unwrap_or_else(|e| {
+            let list = e.into_bytes();
+            let named = list.split(|&b| b == 0).take(list.iter().filter(|&&b| b == 0).count());
+            named.filter_map(|n| std::str::from_utf8(n).ok()).flat_map(|n| [n, "\0"]).collect()
+        });
+        // Only NUL-terminated items are names; empty ones are none.
+        let mut spans = Vec::with_capacity(16);
+        let mut start = 0;
+        for (i, b) in text.bytes().enumerate() {
+            if b == 0 {
+                if i > start {
+                    spans.push((start, i));
+                }
+                start = i + 1;
+            }
+        }
+        Self { text, spans }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &str> {
+        self.spans.iter().map(|&(start, end)| &self.text[start..end])
     }
 }
 
@@ -218,10 +256,7 @@ impl<H: Host> RequestView for HostRequest<'_, H> {
         self.has(name)
     }
     fn visit_header_names(&self, f: &mut dyn FnMut(&str)) {
-        self.with_names(|names| {
-            // Header names are tokens (ASCII); the host never hands out others.
-            names.iter().filter_map(|n| std::str::from_utf8(n).ok()).for_each(f);
-        });
+        self.with_names(|names| names.iter().for_each(f));
     }
     fn header_values(&self, name: &str) -> Vec<Vec<u8>> {
         self.values(name, MAX_HOST_READ).unwrap_or_else(|_| {
@@ -280,13 +315,13 @@ mod tests {
             let uri = self.req.borrow().uri.clone().into_bytes();
             if uri.len() > limit { Err(TooLarge { len: uri.len() }) } else { Ok(uri) }
         }
-        fn header_names(&self, limit: usize) -> Result<Vec<Vec<u8>>, TooLarge> {
+        fn header_names(&self, limit: usize) -> Result<Vec<u8>, TooLarge> {
             self.calls.set(self.calls.get() + 1);
-            let names: Vec<Vec<u8>> =
-                self.req.borrow().headers.iter().map(|(n, _)| n.as_bytes().to_vec()).collect();
+            let req = self.req.borrow();
+            let list: Vec<u8> = req.headers.iter().flat_map(|(n, _)| n.bytes().chain([0])).collect();
             // Like the guest's bounded read: the names' bytes, NULs not counted.
-            let len = names.iter().map(Vec::len).sum();
-            if len > limit { Err(TooLarge { len }) } else { Ok(names) }
+            let len = list.len() - req.headers.len();
+            if len > limit { Err(TooLarge { len }) } else { Ok(list) }
         }
         fn header_values(&self, name: &str, limit: usize) -> Result<Vec<Vec<u8>>, TooLarge> {
             self.calls.set(self.calls.get() + 1);
@@ -419,6 +454,13 @@ mod tests {
         assert_eq!(*host.status.borrow(), Some(500));
         let body = String::from_utf8(host.body.borrow().clone()).unwrap();
         assert!(!body.contains("trustedProxies"), "config details must not reach clients: {body}");
+    }
+
+    #[test]
+    fn names_are_the_utf8_nul_terminated_items() {
+        let names = Names::new(b"Accept\0\0X-\xffA\0x-real-ip\0tail".to_vec());
+        assert_eq!(names.iter().collect::<Vec<_>>(), ["Accept", "x-real-ip"]);
+        assert_eq!(Names::new(b"A\0B\0".to_vec()).iter().collect::<Vec<_>>(), ["A", "B"]);
     }
 
     #[test]
