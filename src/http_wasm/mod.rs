@@ -6,7 +6,7 @@
 //! through the small [`Host`] trait so this adapter is tested natively with a
 //! mock; the only code touching the real ABI is `guest.rs` (wasm32 only).
 
-use std::cell::{Cell, OnceCell, RefCell};
+use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 
 use crate::config::Config;
@@ -113,25 +113,28 @@ impl Plugin {
 /// that are absent and each host call costs, so only what is there is removed.
 fn apply<H: Host>(request: &HostRequest<'_, H>, edits: &[HeaderEdit]) {
     let host = request.host;
-    // Headers set by an earlier edit: a later removal must reach them.
-    let mut set: Vec<&str> = Vec::new();
-    for edit in edits {
+    for (i, edit) in edits.iter().enumerate() {
         match edit {
-            HeaderEdit::Remove(name)
-                if request.has(name) || set.iter().any(|s| s.eq_ignore_ascii_case(name)) =>
-            {
+            HeaderEdit::Remove(name) if request.has(name) || set_before(&edits[..i], name) => {
                 host.remove_header(name);
                 request.forget(name);
-                set.retain(|s| !s.eq_ignore_ascii_case(name));
             }
             HeaderEdit::Remove(_) => {}
-            HeaderEdit::Set(name, value) => {
-                host.set_header(name, value);
-                set.push(name);
-            }
+            HeaderEdit::Set(name, value) => host.set_header(name, value),
             HeaderEdit::SetResponse(name, value) => host.set_response_header(name, value),
         }
     }
+}
+
+/// Whether the last of `earlier` to touch `name` set it: a removal must
+/// reach a header an earlier edit set.
+fn set_before(earlier: &[HeaderEdit], name: &str) -> bool {
+    let last = earlier.iter().rev().find_map(|edit| match edit {
+        HeaderEdit::Set(n, _) if n.eq_ignore_ascii_case(name) => Some(true),
+        HeaderEdit::Remove(n) if n.eq_ignore_ascii_case(name) => Some(false),
+        _ => None,
+    });
+    last.unwrap_or(false)
 }
 
 /// Which bounded read was refused.
@@ -145,7 +148,6 @@ enum Overflow {
 /// (one call), and values only for headers that are present.
 struct HostRequest<'h, H> {
     host: &'h H,
-    peer: OnceCell<String>,
     /// Names of the headers currently on the request, as the host spells them.
     names: RefCell<Option<Names>>,
     /// Values already fetched (stages may read a header twice).
@@ -156,13 +158,7 @@ struct HostRequest<'h, H> {
 
 impl<'h, H: Host> HostRequest<'h, H> {
     fn new(host: &'h H) -> Self {
-        Self {
-            host,
-            peer: OnceCell::new(),
-            names: RefCell::new(None),
-            values: RefCell::new(Vec::new()),
-            overflow: Cell::new(None),
-        }
+        Self { host, names: RefCell::new(None), values: RefCell::new(Vec::new()), overflow: Cell::new(None) }
     }
 
     fn with_names<R>(&self, f: impl FnOnce(&mut Names) -> R) -> R {
@@ -186,8 +182,9 @@ impl<'h, H: Host> HostRequest<'h, H> {
         });
     }
 
-    /// The values of `name`, read at most once per request, or its size when over `limit`.
-    fn values(&self, name: &str, limit: usize) -> Result<Vec<Vec<u8>>, TooLarge> {
+    /// The values of `name`, or its size when over `limit`; kept for a
+    /// second read when `keep`.
+    fn values(&self, name: &str, limit: usize, keep: bool) -> Result<Vec<Vec<u8>>, TooLarge> {
         if !self.has(name) {
             return Ok(Vec::new());
         }
@@ -196,7 +193,9 @@ impl<'h, H: Host> HostRequest<'h, H> {
             return if len > limit { Err(TooLarge { len }) } else { Ok(v.clone()) };
         }
         let v = self.host.header_values(name, limit.min(MAX_HOST_READ))?;
-        self.values.borrow_mut().push((name.to_string(), v.clone()));
+        if keep {
+            self.values.borrow_mut().push((name.to_string(), v.clone()));
+        }
         Ok(v)
     }
 }
@@ -238,14 +237,14 @@ impl Names {
 
 impl<H: Host> RequestView for HostRequest<'_, H> {
     fn peer(&self) -> String {
-        self.peer.get_or_init(|| String::from_utf8_lossy(&self.host.source_addr()).into_owned()).clone()
+        text(self.host.source_addr())
     }
     fn method(&self) -> String {
-        String::from_utf8_lossy(&self.host.method()).into_owned()
+        text(self.host.method())
     }
     fn uri(&self) -> String {
         match self.host.uri(MAX_HOST_READ) {
-            Ok(uri) => String::from_utf8_lossy(&uri).into_owned(),
+            Ok(uri) => text(uri),
             Err(_) => {
                 self.overflow.set(Some(Overflow::Uri));
                 String::new()
@@ -259,14 +258,21 @@ impl<H: Host> RequestView for HostRequest<'_, H> {
         self.with_names(|names| names.iter().for_each(f));
     }
     fn header_values(&self, name: &str) -> Vec<Vec<u8>> {
-        self.values(name, MAX_HOST_READ).unwrap_or_else(|_| {
+        // Stages read `Cookie` and `Host` more than once.
+        self.values(name, MAX_HOST_READ, true).unwrap_or_else(|_| {
             self.overflow.set(Some(Overflow::Headers));
             Vec::new()
         })
     }
     fn header_values_within(&self, name: &str, limit: usize) -> Result<Vec<Vec<u8>>, TooLarge> {
-        self.values(name, limit)
+        // Only the chain source is read so, once, by the first stage: not kept.
+        self.values(name, limit, false)
     }
+}
+
+/// A host value as text, copied only when not UTF-8 (invalid bytes replaced).
+fn text(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 #[cfg(test)]
@@ -388,6 +394,9 @@ mod tests {
             HeaderEdit::Remove("X-Absent".into()),
             HeaderEdit::Set("X-New".into(), "2".into()),
             HeaderEdit::Remove("x-new".into()),
+            HeaderEdit::Remove("X-New".into()),
+            HeaderEdit::Set("X-New".into(), "4".into()),
+            HeaderEdit::Remove("X-NEW".into()),
             HeaderEdit::Remove("X-Present".into()),
             HeaderEdit::Remove("X-Present".into()),
             HeaderEdit::Set("X-Kept".into(), "3".into()),
@@ -395,7 +404,7 @@ mod tests {
         apply(&HostRequest::new(&host), &edits);
         let upstream = host.req.borrow();
         assert_eq!(upstream.headers, vec![("X-Kept".to_string(), b"3".to_vec())]);
-        assert_eq!(host.calls.get(), 3, "one names call and two removals, none for absent names");
+        assert_eq!(host.calls.get(), 4, "one names call and three removals, none for absent names");
     }
 
     /// Issue #13: an overlong forwarding header from a trusted proxy is
