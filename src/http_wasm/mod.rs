@@ -6,7 +6,7 @@
 //! through the small [`Host`] trait so this adapter is tested natively with a
 //! mock; the only code touching the real ABI is `guest.rs` (wasm32 only).
 
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::sync::Arc;
 
 use crate::config::Config;
@@ -115,10 +115,7 @@ fn apply<H: Host>(request: &HostRequest<'_, H>, edits: &[HeaderEdit]) {
     let host = request.host;
     for (i, edit) in edits.iter().enumerate() {
         match edit {
-            HeaderEdit::Remove(name) if request.has(name) || set_before(&edits[..i], name) => {
-                host.remove_header(name);
-                request.forget(name);
-            }
+            HeaderEdit::Remove(name) if present(request, &edits[..i], name) => host.remove_header(name),
             HeaderEdit::Remove(_) => {}
             HeaderEdit::Set(name, value) => host.set_header(name, value),
             HeaderEdit::SetResponse(name, value) => host.set_response_header(name, value),
@@ -126,15 +123,15 @@ fn apply<H: Host>(request: &HostRequest<'_, H>, edits: &[HeaderEdit]) {
     }
 }
 
-/// Whether the last of `earlier` to touch `name` set it: a removal must
-/// reach a header an earlier edit set.
-fn set_before(earlier: &[HeaderEdit], name: &str) -> bool {
+/// Whether `name` is on the request once the `earlier` edits are applied:
+/// the last of them to set or remove it decides, else the host's list.
+fn present<H: Host>(request: &HostRequest<'_, H>, earlier: &[HeaderEdit], name: &str) -> bool {
     let last = earlier.iter().rev().find_map(|edit| match edit {
         HeaderEdit::Set(n, _) if n.eq_ignore_ascii_case(name) => Some(true),
         HeaderEdit::Remove(n) if n.eq_ignore_ascii_case(name) => Some(false),
         _ => None,
     });
-    last.unwrap_or(false)
+    last.unwrap_or_else(|| request.has(name))
 }
 
 /// Which bounded read was refused.
@@ -148,8 +145,8 @@ enum Overflow {
 /// (one call), and values only for headers that are present.
 struct HostRequest<'h, H> {
     host: &'h H,
-    /// Names of the headers currently on the request, as the host spells them.
-    names: RefCell<Option<Names>>,
+    /// Names of the headers on the request as it arrived, as the host spells them.
+    names: OnceCell<Names>,
     /// Values already fetched (stages may read a header twice).
     values: RefCell<Vec<(String, Vec<Vec<u8>>)>>,
     /// Set when a read was over its bound (the request is then refused).
@@ -158,28 +155,21 @@ struct HostRequest<'h, H> {
 
 impl<'h, H: Host> HostRequest<'h, H> {
     fn new(host: &'h H) -> Self {
-        Self { host, names: RefCell::new(None), values: RefCell::new(Vec::new()), overflow: Cell::new(None) }
+        Self { host, names: OnceCell::new(), values: RefCell::new(Vec::new()), overflow: Cell::new(None) }
     }
 
-    fn with_names<R>(&self, f: impl FnOnce(&mut Names) -> R) -> R {
-        let mut names = self.names.borrow_mut();
-        let names = names.get_or_insert_with(|| {
+    fn names(&self) -> &Names {
+        self.names.get_or_init(|| {
             Names::new(self.host.header_names(MAX_HOST_READ).unwrap_or_else(|_| {
                 self.overflow.set(Some(Overflow::Headers));
                 Vec::new()
             }))
-        });
-        f(names)
+        })
     }
 
     fn has(&self, name: &str) -> bool {
-        self.with_names(|names| names.iter().any(|n| n.eq_ignore_ascii_case(name)))
-    }
-
-    fn forget(&self, name: &str) {
-        self.with_names(|names| {
-            names.spans.retain(|&(start, end)| !names.text[start..end].eq_ignore_ascii_case(name))
-        });
+        let Names { text, spans } = self.names();
+        spans.iter().any(|&(start, end)| text.as_bytes()[start..end].eq_ignore_ascii_case(name.as_bytes()))
     }
 
     /// The values of `name`, or its size when over `limit`; kept for a
@@ -255,7 +245,7 @@ impl<H: Host> RequestView for HostRequest<'_, H> {
         self.has(name)
     }
     fn visit_header_names(&self, f: &mut dyn FnMut(&str)) {
-        self.with_names(|names| names.iter().for_each(f));
+        self.names().iter().for_each(f);
     }
     fn header_values(&self, name: &str) -> Vec<Vec<u8>> {
         // Stages read `Cookie` and `Host` more than once.
