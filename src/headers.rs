@@ -225,12 +225,38 @@ mod tests {
             ("X~Real!IP", Some(Arrival::Removed)),
             ("X|Forwarded`For", Some(Arrival::KeptFromTrusted)),
             ("X-Real-IPs", None),
+            ("X-Forwarded-Fo", None),
+            ("X-Forwarded-Fork", None),
+            ("X-Forwarded-For-Longer-Than-Any", None),
+            ("Y-Real-IP", None),
             ("X-Real", None),
             ("XReal-IP", None),
             ("", None),
         ];
         for (name, want) in cases {
             assert_eq!(managed.lookup(name.as_bytes()), *want, "{name}");
+        }
+        // Every one-byte change, insertion and deletion agrees with folding both sides.
+        let fold = |n: &[u8]| n.iter().map(|&b| normalise(b)).collect::<Vec<u8>>();
+        let keys = ["X-Real-IP", "X-Forwarded-For", "X-Geo-Country"].map(|k| fold(k.as_bytes()));
+        for key in ["X-Real-IP", "X-Forwarded-For", "X-Geo-Country"] {
+            for i in 0..=key.len() {
+                for b in [b'-', b'_', b'.', b'~', b'a', b'R', b'0', 0xff] {
+                    let (head, tail) = key.as_bytes().split_at(i);
+                    let changed = [head, &[b], tail.get(1..).unwrap_or_default()].concat();
+                    let inserted = [head, &[b], tail].concat();
+                    let deleted = [head, tail.get(1..).unwrap_or_default()].concat();
+                    for name in [changed, inserted, deleted] {
+                        let want = keys.contains(&fold(&name));
+                        assert_eq!(
+                            managed.lookup(&name).is_some(),
+                            want,
+                            "{:?}",
+                            String::from_utf8_lossy(&name)
+                        );
+                    }
+                }
+            }
         }
     }
 
