@@ -200,7 +200,7 @@ struct Names {
 impl Names {
     fn new(list: Vec<u8>) -> Self {
         // Header names are tokens (ASCII); the host never hands out others. One
-        // that is not UTF-8 is dropped: no name EdgeGuard asks about can equal it.
+        // that is not UTF-8 is left out, as the strip always skipped it.
         let text = String::from_utf8(list).unwrap_or_else(|e| {
             let list = e.into_bytes();
             let named = list.split(|&b| b == 0).take(list.iter().filter(|&&b| b == 0).count());
