@@ -29,8 +29,14 @@ impl Host for TraefikRequest<'_> {
     fn uri(&self, _: usize) -> Result<Vec<u8>, TooLarge> {
         Ok(b"/".to_vec())
     }
-    fn header_names(&self, _: usize) -> Result<Vec<Vec<u8>>, TooLarge> {
-        Ok(self.headers.iter().map(|(n, _)| n.as_bytes().to_vec()).collect())
+    fn header_names(&self, _: usize) -> Result<Vec<u8>, TooLarge> {
+        // One buffer of the exact size, like the guest's copy of the ABI's list.
+        let mut list = Vec::with_capacity(self.headers.iter().map(|(n, _)| n.len() + 1).sum());
+        for (name, _) in &self.headers {
+            list.extend_from_slice(name.as_bytes());
+            list.push(0);
+        }
+        Ok(list)
     }
     fn header_values(&self, name: &str, _: usize) -> Result<Vec<Vec<u8>>, TooLarge> {
         let named = self.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name));

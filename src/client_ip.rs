@@ -7,7 +7,7 @@
 use std::fmt::Write as _;
 use std::net::IpAddr;
 
-use crate::addr::{InvalidNode, parse_node, parse_peer};
+use crate::addr::{InvalidNode, parse_node, parse_peer, push_ip};
 use crate::config::{ClientIpConfig, ForwardedForMode};
 use crate::error::ConfigError;
 use crate::forwarded::{Chain, Hop};
@@ -279,7 +279,7 @@ impl ClientIpStage {
             return;
         };
         if !self.header.is_empty() {
-            edits.push(HeaderEdit::Set(self.header.clone(), detection.address.to_string()));
+            edits.push(HeaderEdit::Set(self.header.clone(), join_addrs("", [detection.address])));
         }
         // From an untrusted peer nothing it sent is a chain: the strip
         // already removed `X-Forwarded-For` (unless `off`), and the proxy
@@ -291,25 +291,25 @@ impl ClientIpStage {
             }
         }
         if self.forwarded {
-            let hops: Vec<IpAddr> = match detection.index {
-                Some(i) => valid(&r.chain.hops[i..]).collect(),
-                None if detection.client().is_some() => vec![detection.address],
-                None => Vec::new(),
+            let hops = match detection.index {
+                Some(i) => &r.chain.hops[i..],
+                None if detection.client().is_some() => &[Ok(detection.address)][..],
+                None => &[],
             };
             // RFC 7239 §6.2: a client nobody can name is `for=unknown`, never the proxy.
-            let unknown = detection.client().is_none().then_some("for=unknown");
-            edits.push(HeaderEdit::Set(headers::FORWARDED.into(), forwarded_value(unknown, &hops)));
+            let unknown = if detection.client().is_none() { "for=unknown" } else { "" };
+            edits.push(HeaderEdit::Set(headers::FORWARDED.into(), forwarded_value(unknown, valid(hops))));
         }
         self.push_trace(&r.identity.trace, edits);
     }
 
     fn forwarded_for_edit(&self, r: &Resolution, d: &Detection, edits: &mut Vec<HeaderEdit>) {
         let name = headers::X_FORWARDED_FOR;
-        let set_or_remove = |hops: Vec<IpAddr>, edits: &mut Vec<HeaderEdit>| {
-            if hops.is_empty() {
+        let set_or_remove = |joined: String, edits: &mut Vec<HeaderEdit>| {
+            if joined.is_empty() {
                 edits.push(HeaderEdit::Remove(name.into()));
             } else {
-                edits.push(HeaderEdit::Set(name.into(), join_addrs(&hops)));
+                edits.push(HeaderEdit::Set(name.into(), joined));
             }
         };
         let from_xff = self.source == Source::XForwardedFor;
@@ -320,26 +320,20 @@ impl ClientIpStage {
                 // The hop that made the client unknown stays, as `unknown`: dropping
                 // it would hand a downstream realip the client-chosen entry to its left.
                 let right = d.index.map_or(&[][..], |i| &r.chain.hops[i..]);
-                let hops: Vec<IpAddr> = valid(right).collect();
-                let value = if hops.is_empty() {
-                    "unknown".to_string()
-                } else {
-                    format!("unknown, {}", join_addrs(&hops))
-                };
-                edits.push(HeaderEdit::Set(name.into(), value));
+                edits.push(HeaderEdit::Set(name.into(), join_addrs("unknown", valid(right))));
             }
             ForwardedForMode::Normalize => {
-                let hops: Vec<IpAddr> = valid(&r.chain.hops).collect();
+                let canonical = join_addrs("", valid(&r.chain.hops));
                 // Already canonical (the common case): leave it, saving a host call.
-                let canonical = join_addrs(&hops);
                 if !(r.xff_lines.len() == 1 && r.xff_lines[0] == canonical.as_bytes()) {
-                    set_or_remove(hops, edits);
+                    set_or_remove(canonical, edits);
                 }
             }
             ForwardedForMode::Trusted => {
-                set_or_remove(d.index.map_or_else(Vec::new, |i| valid(&r.chain.hops[i..]).collect()), edits)
+                let right = d.index.map_or(&[][..], |i| &r.chain.hops[i..]);
+                set_or_remove(join_addrs("", valid(right)), edits)
             }
-            ForwardedForMode::Client => set_or_remove(d.index.and(d.client()).into_iter().collect(), edits),
+            ForwardedForMode::Client => set_or_remove(join_addrs("", d.index.and(d.client())), edits),
         }
     }
 
@@ -350,12 +344,15 @@ impl ClientIpStage {
     }
 }
 
-/// `a, b, c`: the canonical list form, built in one string.
-fn join_addrs(addrs: &[IpAddr]) -> String {
-    let mut out = String::with_capacity(addrs.len() * 16);
-    for (i, addr) in addrs.iter().enumerate() {
-        let sep = if i == 0 { "" } else { ", " };
-        let _ = write!(out, "{sep}{addr}");
+/// `a, b, c` after `first` (if not empty): the canonical list form, built in one string.
+fn join_addrs(first: &str, addrs: impl IntoIterator<Item = IpAddr>) -> String {
+    let mut out = String::with_capacity(64);
+    out.push_str(first);
+    for addr in addrs {
+        if !out.is_empty() {
+            out.push_str(", ");
+        }
+        push_ip(&mut out, addr);
     }
     out
 }
@@ -387,16 +384,19 @@ fn valid(hops: &[Hop]) -> impl Iterator<Item = IpAddr> + '_ {
     hops.iter().filter_map(|h| h.ok())
 }
 
-/// RFC 7239 list of `for=` elements, after `first` if given; IPv6 is quoted
-/// and bracketed (§6).
-fn forwarded_value(first: Option<&str>, hops: &[IpAddr]) -> String {
-    let parts: Vec<String> = first
-        .map(str::to_string)
-        .into_iter()
-        .chain(hops.iter().map(|ip| match ip {
-            IpAddr::V4(v4) => format!("for={v4}"),
-            IpAddr::V6(v6) => format!("for=\"[{v6}]\""),
-        }))
-        .collect();
-    parts.join(", ")
+/// RFC 7239 list of `for=` elements, after `first` (if not empty); IPv6 is
+/// quoted and bracketed (§6).
+fn forwarded_value(first: &str, hops: impl Iterator<Item = IpAddr>) -> String {
+    let mut out = String::with_capacity(64);
+    out.push_str(first);
+    for ip in hops {
+        if !out.is_empty() {
+            out.push_str(", ");
+        }
+        let (open, close) = if ip.is_ipv6() { ("for=\"[", "]\"") } else { ("for=", "") };
+        out.push_str(open);
+        push_ip(&mut out, ip);
+        out.push_str(close);
+    }
+    out
 }

@@ -141,11 +141,11 @@ impl Host for RequestHost<'_> {
         bounded(limit, read, |bytes| out = bytes.to_vec())?;
         Ok(out)
     }
-    fn header_names(&self, limit: usize) -> Result<Vec<Vec<u8>>, TooLarge> {
+    fn header_names(&self, limit: usize) -> Result<Vec<u8>, TooLarge> {
         let mut out = Vec::new();
         // SAFETY: as above.
         let read = |buf, cap| list_size(unsafe { get_header_names(REQUEST_HEADERS, buf, cap) });
-        bounded(limit, read, |bytes| out = nul_list(bytes))?;
+        bounded(limit, read, |bytes| out = bytes.to_vec())?;
         Ok(out)
     }
     fn header_values(&self, name: &str, limit: usize) -> Result<Vec<Vec<u8>>, TooLarge> {

@@ -37,8 +37,9 @@ pub trait Host {
     fn method(&self) -> Vec<u8>;
     /// The request URI (path and query).
     fn uri(&self, limit: usize) -> Result<Vec<u8>, TooLarge>;
-    /// The names of the request headers present (one host call).
-    fn header_names(&self, limit: usize) -> Result<Vec<Vec<u8>>, TooLarge>;
+    /// The names of the request headers present (one host call), each
+    /// followed by a NUL, as the http-wasm ABI lists them.
+    fn header_names(&self, limit: usize) -> Result<Vec<u8>, TooLarge>;
     /// All values of a request header.
     fn header_values(&self, name: &str, limit: usize) -> Result<Vec<Vec<u8>>, TooLarge>;
     /// Replaces a request header.
@@ -112,25 +113,25 @@ impl Plugin {
 /// that are absent and each host call costs, so only what is there is removed.
 fn apply<H: Host>(request: &HostRequest<'_, H>, edits: &[HeaderEdit]) {
     let host = request.host;
-    // Headers set by an earlier edit: a later removal must reach them.
-    let mut set: Vec<&str> = Vec::new();
-    for edit in edits {
+    for (i, edit) in edits.iter().enumerate() {
         match edit {
-            HeaderEdit::Remove(name)
-                if request.has(name) || set.iter().any(|s| s.eq_ignore_ascii_case(name)) =>
-            {
-                host.remove_header(name);
-                request.forget(name);
-                set.retain(|s| !s.eq_ignore_ascii_case(name));
-            }
+            HeaderEdit::Remove(name) if present(request, &edits[..i], name) => host.remove_header(name),
             HeaderEdit::Remove(_) => {}
-            HeaderEdit::Set(name, value) => {
-                host.set_header(name, value);
-                set.push(name);
-            }
+            HeaderEdit::Set(name, value) => host.set_header(name, value),
             HeaderEdit::SetResponse(name, value) => host.set_response_header(name, value),
         }
     }
+}
+
+/// Whether `name` is on the request once the `earlier` edits are applied:
+/// the last of them to set or remove it decides, else the host's list.
+fn present<H: Host>(request: &HostRequest<'_, H>, earlier: &[HeaderEdit], name: &str) -> bool {
+    let last = earlier.iter().rev().find_map(|edit| match edit {
+        HeaderEdit::Set(n, _) if n.eq_ignore_ascii_case(name) => Some(true),
+        HeaderEdit::Remove(n) if n.eq_ignore_ascii_case(name) => Some(false),
+        _ => None,
+    });
+    last.unwrap_or_else(|| request.has(name))
 }
 
 /// Which bounded read was refused.
@@ -144,9 +145,8 @@ enum Overflow {
 /// (one call), and values only for headers that are present.
 struct HostRequest<'h, H> {
     host: &'h H,
-    peer: OnceCell<String>,
-    /// Names of the headers currently on the request, as the host spells them.
-    names: RefCell<Option<Vec<Vec<u8>>>>,
+    /// Names of the headers on the request as it arrived, as the host spells them.
+    names: OnceCell<Names>,
     /// Values already fetched (stages may read a header twice).
     values: RefCell<Vec<(String, Vec<Vec<u8>>)>>,
     /// Set when a read was over its bound (the request is then refused).
@@ -155,36 +155,26 @@ struct HostRequest<'h, H> {
 
 impl<'h, H: Host> HostRequest<'h, H> {
     fn new(host: &'h H) -> Self {
-        Self {
-            host,
-            peer: OnceCell::new(),
-            names: RefCell::new(None),
-            values: RefCell::new(Vec::new()),
-            overflow: Cell::new(None),
-        }
+        Self { host, names: OnceCell::new(), values: RefCell::new(Vec::new()), overflow: Cell::new(None) }
     }
 
-    fn with_names<R>(&self, f: impl FnOnce(&mut Vec<Vec<u8>>) -> R) -> R {
-        let mut names = self.names.borrow_mut();
-        let names = names.get_or_insert_with(|| {
-            self.host.header_names(MAX_HOST_READ).unwrap_or_else(|_| {
+    fn names(&self) -> &Names {
+        self.names.get_or_init(|| {
+            Names::new(self.host.header_names(MAX_HOST_READ).unwrap_or_else(|_| {
                 self.overflow.set(Some(Overflow::Headers));
                 Vec::new()
-            })
-        });
-        f(names)
+            }))
+        })
     }
 
     fn has(&self, name: &str) -> bool {
-        self.with_names(|names| names.iter().any(|n| n.eq_ignore_ascii_case(name.as_bytes())))
+        let Names { text, spans } = self.names();
+        spans.iter().any(|&(start, end)| text.as_bytes()[start..end].eq_ignore_ascii_case(name.as_bytes()))
     }
 
-    fn forget(&self, name: &str) {
-        self.with_names(|names| names.retain(|n| !n.eq_ignore_ascii_case(name.as_bytes())));
-    }
-
-    /// The values of `name`, read at most once per request, or its size when over `limit`.
-    fn values(&self, name: &str, limit: usize) -> Result<Vec<Vec<u8>>, TooLarge> {
+    /// The values of `name`, or its size when over `limit`; kept for a
+    /// second read when `keep`.
+    fn values(&self, name: &str, limit: usize, keep: bool) -> Result<Vec<Vec<u8>>, TooLarge> {
         if !self.has(name) {
             return Ok(Vec::new());
         }
@@ -193,21 +183,58 @@ impl<'h, H: Host> HostRequest<'h, H> {
             return if len > limit { Err(TooLarge { len }) } else { Ok(v.clone()) };
         }
         let v = self.host.header_values(name, limit.min(MAX_HOST_READ))?;
-        self.values.borrow_mut().push((name.to_string(), v.clone()));
+        if keep {
+            self.values.borrow_mut().push((name.to_string(), v.clone()));
+        }
         Ok(v)
+    }
+}
+
+/// The request's header names: the host's NUL-terminated list, kept as
+/// one string, and where each name is in it.
+struct Names {
+    text: String,
+    spans: Vec<(usize, usize)>,
+}
+
+impl Names {
+    fn new(list: Vec<u8>) -> Self {
+        // Header names are tokens (ASCII); the host never hands out others. One
+        // that is not UTF-8 is left out, as the strip always skipped it.
+        let text = String::from_utf8(list).unwrap_or_else(|e| {
+            let list = e.into_bytes();
+            let named = list.split(|&b| b == 0).take(list.iter().filter(|&&b| b == 0).count());
+            named.filter_map(|n| std::str::from_utf8(n).ok()).flat_map(|n| [n, "\0"]).collect()
+        });
+        // Only NUL-terminated items are names; empty ones are none.
+        let mut spans = Vec::with_capacity(16);
+        let mut start = 0;
+        for (i, b) in text.bytes().enumerate() {
+            if b == 0 {
+                if i > start {
+                    spans.push((start, i));
+                }
+                start = i + 1;
+            }
+        }
+        Self { text, spans }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &str> {
+        self.spans.iter().map(|&(start, end)| &self.text[start..end])
     }
 }
 
 impl<H: Host> RequestView for HostRequest<'_, H> {
     fn peer(&self) -> String {
-        self.peer.get_or_init(|| String::from_utf8_lossy(&self.host.source_addr()).into_owned()).clone()
+        text(self.host.source_addr())
     }
     fn method(&self) -> String {
-        String::from_utf8_lossy(&self.host.method()).into_owned()
+        text(self.host.method())
     }
     fn uri(&self) -> String {
         match self.host.uri(MAX_HOST_READ) {
-            Ok(uri) => String::from_utf8_lossy(&uri).into_owned(),
+            Ok(uri) => text(uri),
             Err(_) => {
                 self.overflow.set(Some(Overflow::Uri));
                 String::new()
@@ -218,20 +245,24 @@ impl<H: Host> RequestView for HostRequest<'_, H> {
         self.has(name)
     }
     fn visit_header_names(&self, f: &mut dyn FnMut(&str)) {
-        self.with_names(|names| {
-            // Header names are tokens (ASCII); the host never hands out others.
-            names.iter().filter_map(|n| std::str::from_utf8(n).ok()).for_each(f);
-        });
+        self.names().iter().for_each(f);
     }
     fn header_values(&self, name: &str) -> Vec<Vec<u8>> {
-        self.values(name, MAX_HOST_READ).unwrap_or_else(|_| {
+        // Stages read `Cookie` and `Host` more than once.
+        self.values(name, MAX_HOST_READ, true).unwrap_or_else(|_| {
             self.overflow.set(Some(Overflow::Headers));
             Vec::new()
         })
     }
     fn header_values_within(&self, name: &str, limit: usize) -> Result<Vec<Vec<u8>>, TooLarge> {
-        self.values(name, limit)
+        // Only the chain source is read so, once, by the first stage: not kept.
+        self.values(name, limit, false)
     }
+}
+
+/// A host value as text, copied only when not UTF-8 (invalid bytes replaced).
+fn text(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 #[cfg(test)]
@@ -280,13 +311,13 @@ mod tests {
             let uri = self.req.borrow().uri.clone().into_bytes();
             if uri.len() > limit { Err(TooLarge { len: uri.len() }) } else { Ok(uri) }
         }
-        fn header_names(&self, limit: usize) -> Result<Vec<Vec<u8>>, TooLarge> {
+        fn header_names(&self, limit: usize) -> Result<Vec<u8>, TooLarge> {
             self.calls.set(self.calls.get() + 1);
-            let names: Vec<Vec<u8>> =
-                self.req.borrow().headers.iter().map(|(n, _)| n.as_bytes().to_vec()).collect();
+            let req = self.req.borrow();
+            let list: Vec<u8> = req.headers.iter().flat_map(|(n, _)| n.bytes().chain([0])).collect();
             // Like the guest's bounded read: the names' bytes, NULs not counted.
-            let len = names.iter().map(Vec::len).sum();
-            if len > limit { Err(TooLarge { len }) } else { Ok(names) }
+            let len = list.len() - req.headers.len();
+            if len > limit { Err(TooLarge { len }) } else { Ok(list) }
         }
         fn header_values(&self, name: &str, limit: usize) -> Result<Vec<Vec<u8>>, TooLarge> {
             self.calls.set(self.calls.get() + 1);
@@ -353,6 +384,9 @@ mod tests {
             HeaderEdit::Remove("X-Absent".into()),
             HeaderEdit::Set("X-New".into(), "2".into()),
             HeaderEdit::Remove("x-new".into()),
+            HeaderEdit::Remove("X-New".into()),
+            HeaderEdit::Set("X-New".into(), "4".into()),
+            HeaderEdit::Remove("X-NEW".into()),
             HeaderEdit::Remove("X-Present".into()),
             HeaderEdit::Remove("X-Present".into()),
             HeaderEdit::Set("X-Kept".into(), "3".into()),
@@ -360,7 +394,7 @@ mod tests {
         apply(&HostRequest::new(&host), &edits);
         let upstream = host.req.borrow();
         assert_eq!(upstream.headers, vec![("X-Kept".to_string(), b"3".to_vec())]);
-        assert_eq!(host.calls.get(), 3, "one names call and two removals, none for absent names");
+        assert_eq!(host.calls.get(), 4, "one names call and three removals, none for absent names");
     }
 
     /// Issue #13: an overlong forwarding header from a trusted proxy is
@@ -419,6 +453,13 @@ mod tests {
         assert_eq!(*host.status.borrow(), Some(500));
         let body = String::from_utf8(host.body.borrow().clone()).unwrap();
         assert!(!body.contains("trustedProxies"), "config details must not reach clients: {body}");
+    }
+
+    #[test]
+    fn names_are_the_utf8_nul_terminated_items() {
+        let names = Names::new(b"Accept\0\0X-\xffA\0x-real-ip\0tail".to_vec());
+        assert_eq!(names.iter().collect::<Vec<_>>(), ["Accept", "x-real-ip"]);
+        assert_eq!(Names::new(b"A\0B\0".to_vec()).iter().collect::<Vec<_>>(), ["A", "B"]);
     }
 
     #[test]
