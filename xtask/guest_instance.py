@@ -9,7 +9,7 @@ request, and reports the guest's linear memory size, which never shrinks and
 is what each of Traefik's concurrent instances keeps.
 
     guest_instance.py PLUGIN.wasm CONFIG.json --mount HOST_DIR:/GUEST_DIR
-        [--lookups N] [--init-runs N]
+        [--lookups N] [--init-runs N] [--clients FILE]
 
 prints one JSON object:
     memory_after_init   bytes of linear memory after `_start`
@@ -18,7 +18,10 @@ prints one JSON object:
     init_us             median wall time of `_start` over --init-runs fresh instances
     instantiate_us      median wall time of instantiation (before `_start`)
     request_us          mean wall time per request (host calls go through Python:
-                        a rough figure; use callgrind or criterion for the guest's own cost)
+                        a rough figure; the fuel figures are the guest's own cost)
+    init_fuel           wasm instructions `_start` executed (wasmtime fuel: about one
+                        unit per instruction, exact and repeatable whatever the load)
+    request_fuel        mean wasm instructions per request over the sequence
     status              the status of the last request (0: passed on)
 """
 import argparse
@@ -185,9 +188,13 @@ def stack_used(store, memory, top):
     return top - first
 
 
+FUEL = 1 << 62
+
+
 def instance(engine, module, config, mounts, env=()):
-    """A fresh store, host and instance (before `_start`)."""
+    """A fresh store, host and instance (before `_start`), with fuel to count instructions."""
     store = wasmtime.Store(engine)
+    store.set_fuel(FUEL)
     wasi = wasmtime.WasiConfig()
     for host_dir, guest_dir in mounts:
         wasi.preopen_dir(host_dir, guest_dir)
@@ -229,7 +236,9 @@ def main() -> int:
     args = p.parse_args()
     config = Path(args.config).read_bytes()
     mounts = [tuple(m.split(":", 1)) for m in args.mount]
-    engine = wasmtime.Engine()
+    engine_config = wasmtime.Config()
+    engine_config.consume_fuel = True
+    engine = wasmtime.Engine(engine_config)
     module = wasmtime.Module.from_file(engine, args.wasm)
     initial = next(e.type.limits.min for e in module.exports if e.name == "memory") * WASM_PAGE
 
@@ -238,8 +247,10 @@ def main() -> int:
         t0 = time.perf_counter()
         store, host, inst = instance(engine, module, config, mounts, args.env)
         t1 = time.perf_counter()
+        fuel = store.get_fuel()
         inst.exports(store)["_start"](store)
         t2 = time.perf_counter()
+        init_fuel = fuel - store.get_fuel()
         insts.append((t1 - t0) * 1e6)
         inits.append((t2 - t1) * 1e6)
     after_init = host.memory.data_len(store)
@@ -249,6 +260,7 @@ def main() -> int:
 
     handle = inst.exports(store)["handle_request"]
     t0 = time.perf_counter()
+    fuel = store.get_fuel()
     last = 0
     if args.clients:
         listed = Path(args.clients).read_text().split()
@@ -260,6 +272,7 @@ def main() -> int:
         host.status = 0
         last = handle(store)
     per_request = (time.perf_counter() - t0) * 1e6 / max(1, args.lookups)
+    request_fuel = (fuel - store.get_fuel()) / max(1, args.lookups)
     print(json.dumps({
         "initial_memory": initial,
         "memory_after_init": after_init,
@@ -271,6 +284,8 @@ def main() -> int:
         "init_us": statistics.median(inits),
         "instantiate_us": statistics.median(insts),
         "request_us": per_request,
+        "init_fuel": init_fuel,
+        "request_fuel": request_fuel,
         "next": last & 1,
         "status": host.status,
         "last_headers": {k.decode(): v.decode("latin-1") for k, v in host.headers},
