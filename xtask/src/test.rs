@@ -64,6 +64,9 @@ pub fn run(root: &Path, traefik_version: &str) -> Result<()> {
     tools::python_deps(root)?;
     cmd::run(root, "cargo", &["test", "--target", tools::WASM_TARGET, "--lib"], &[])?;
 
+    step("the plugin's memory.copy/fill replacements against a model (xtask/wasm)");
+    plugin::check_copy_fill(root)?;
+
     step("plugin instance memory within budget (wasmtime; sizes only, never a time)");
     plugin::build(root)?;
     crate::instance::check(root)?;
