@@ -41,10 +41,10 @@ pub struct GeoConfig {
     #[cfg_attr(feature = "schema", schemars(with = "crate::config::schema::UintOrString"))]
     pub cache_entries: usize,
     /// Memory for the page cache, the lookup cache and each database's tree
-    /// index, data head and place memo together, per instance. Default `28KiB`
-    /// (64 cache entries, 5 KiB per database, three 4 KiB pages of the file with
-    /// one database, one each with two): the kernel's page cache, shared by all
-    /// instances, holds the file.
+    /// index and data head (3 KiB each) and the City database's place memo
+    /// (2 KiB) together, per instance. Default `24KiB`: 64 cache entries and
+    /// two 4 KiB pages of the file with one database, one each with two. The
+    /// kernel's page cache, shared by all instances, holds the file.
     #[serde(deserialize_with = "units::bytes")]
     #[cfg_attr(feature = "schema", schemars(with = "crate::config::schema::ByteSize"))]
     pub memory_budget: usize,
@@ -65,7 +65,7 @@ impl Default for GeoConfig {
             db_info_header: String::new(),
             reload_interval: Duration::from_secs(60),
             cache_entries: 64,
-            memory_budget: 28 << 10,
+            memory_budget: 24 << 10,
             on_error: GeoOnError::Skip,
         }
     }

@@ -28,10 +28,12 @@ use database::{Db, ReloadingDb};
 use values::{FIELDS, Values};
 
 /// The smallest page cache per database: one page, so that the nodes of a
-/// lookup that share a page cost one read. More pages save little: a lookup
-/// in GeoLite2-City walks ~25 nodes in ~8 distinct pages whatever the cache
-/// holds below ~64 KiB, and every page is paid once per Traefik instance
-/// (issue #14); the kernel's page cache, shared by all instances, does the rest.
+/// lookup that share a page cost one read. More pages save little: with the
+/// top of the tree and the data head kept by the reader, a GeoLite2-City
+/// lookup that misses the lookup cache reads ~8 pages (Zipf mix: 8.1 with one
+/// page, 7.9 with two, 7.8 with three), and every page is paid once per
+/// instance Traefik runs (issue #14); the kernel's page cache, shared by all
+/// instances, does the rest.
 const MIN_PAGE_CACHE: usize = crate::mmdb::PAGE_SIZE;
 
 /// Why geo could not be applied to a request.
@@ -122,18 +124,19 @@ impl GeoStage {
         let cache_entries = cfg.cache_entries / paths.len();
         let cache_bytes = cfg.cache_entries.saturating_mul(cache::ENTRY_BYTES);
         // Each reader keeps the top of its tree and the head of its data
-        // section besides the pages (`mmdb::HOT_BYTES`).
-        let page_cache = (cfg.memory_budget.saturating_sub(cache_bytes) / paths.len())
-            .saturating_sub(crate::mmdb::HOT_BYTES);
+        // section besides its pages, and a City reader its place memo; what
+        // is left is shared out as pages.
+        let kept = |asn: bool| crate::mmdb::HOT_BYTES + if asn { 0 } else { crate::mmdb::PLACE_MEMO_BYTES };
+        let kept_bytes: usize = paths.iter().map(|&(_, _, asn)| kept(asn)).sum();
+        let page_cache = cfg.memory_budget.saturating_sub(cache_bytes + kept_bytes) / paths.len();
         if page_cache < MIN_PAGE_CACHE {
             let reason = format!(
-                "{} bytes leave {page_cache} bytes of page cache per database after {} cache entries (~{} bytes each) \
-                 and {} bytes of tree index and data head per database; at least {MIN_PAGE_CACHE} are needed: \
-                 raise memoryBudget or lower cacheEntries",
+                "{} bytes leave {page_cache} bytes of page cache per database after {} cache entries (~{} bytes \
+                 each) and {kept_bytes} bytes of tree index, data head and place memo; at least \
+                 {MIN_PAGE_CACHE} are needed: raise memoryBudget or lower cacheEntries",
                 cfg.memory_budget,
                 cfg.cache_entries,
                 cache::ENTRY_BYTES,
-                crate::mmdb::HOT_BYTES,
             );
             return Err(ConfigError::invalid("geo.memoryBudget", reason));
         }

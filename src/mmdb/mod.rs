@@ -55,6 +55,6 @@ pub use decoder::{
 };
 pub use error::MmdbError;
 pub use metadata::Metadata;
-pub use records::{AsnRecord, CityFields, CityRecord};
+pub use records::{AsnRecord, CityFields, CityRecord, PLACE_MEMO_BYTES};
 pub use source::{ByteSource, FileSource, MultiplyHash, MultiplyHasher, PAGE_SIZE};
 pub use tree::{DATA_HEAD_BYTES, HOT_BYTES, IPV4_TOP_BITS, Lookup, Reader};

@@ -72,9 +72,9 @@ pub const IPV4_TOP_BITS: u8 = 8;
 pub const DATA_HEAD_BYTES: usize = 2048;
 
 /// Memory a reader keeps besides its source's page cache, once it has
-/// served lookups: the IPv4 top-of-tree index, the data-section head and
-/// the memo of decoded places.
-pub const HOT_BYTES: usize = (4 << IPV4_TOP_BITS) + DATA_HEAD_BYTES + records::PLACE_MEMO_BYTES;
+/// served lookups: the IPv4 top-of-tree index and the data-section head
+/// (City lookups also fill a [`records::PLACE_MEMO_BYTES`] memo).
+pub const HOT_BYTES: usize = (4 << IPV4_TOP_BITS) + DATA_HEAD_BYTES;
 
 /// The parts of the file every lookup reads, learnt as lookups go. In wasm
 /// each read is a host call (`fd_pread`) and each instance has its own memory,
