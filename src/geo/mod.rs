@@ -30,8 +30,8 @@ use values::{FIELDS, Values};
 /// The smallest page cache per database: one page, so that the nodes of a
 /// lookup that share a page cost one read. More pages save little: with the
 /// top of the tree and the data head kept by the reader, a GeoLite2-City
-/// lookup that misses the lookup cache reads ~8 pages (Zipf mix: 8.1 with one
-/// page, 7.9 with two, 7.8 with three), and every page is paid once per
+/// lookup that misses the lookup cache reads ~8 pages (Zipf mix: 8.3 with one
+/// page, 8.1 with two, 8.0 with three, in a simulation of the cache), and every page is paid once per
 /// instance Traefik runs (issue #14); the kernel's page cache, shared by all
 /// instances, does the rest.
 const MIN_PAGE_CACHE: usize = crate::mmdb::PAGE_SIZE;
