@@ -156,13 +156,11 @@ pub fn run(root: &Path, city_db: &Path) -> Result<()> {
 
     let geo_dir = city_db.parent().context("database has a parent dir")?.canonicalize()?;
     let db_name = city_db.file_name().and_then(|n| n.to_str()).context("database file name")?;
-    let reference: serde_json::Map<String, serde_json::Value> =
-        REFERENCE_HEADERS.iter().map(|(n, v)| (n.to_string(), json!(v))).collect();
     let middleware = |s: Scenario| -> Option<serde_json::Value> {
         let cfg = match s {
             Scenario::Bare => return None,
             Scenario::Floor => json!({}),
-            Scenario::Reference => json!({"set": reference}),
+            Scenario::Reference => reference_config(),
             Scenario::EdgeGuard => json!({
                 "clientIp": {"trustedProxies": ["loopback"]},
                 "geo": {"database": format!("/geodata/{db_name}")},
@@ -502,6 +500,13 @@ fn write_configs(
     std::fs::write(dir.join("dynamic.yml"), dynamic.to_string())?;
     std::fs::write(dir.join("traefik.yml"), static_cfg.to_string())?;
     Ok(())
+}
+
+/// The reference guest's config for (j): set [`REFERENCE_HEADERS`].
+pub(crate) fn reference_config() -> serde_json::Value {
+    let set: serde_json::Map<String, serde_json::Value> =
+        REFERENCE_HEADERS.iter().map(|(n, v)| (n.to_string(), json!(v))).collect();
+    json!({ "set": set })
 }
 
 /// A Traefik process and its directory; stopped on drop.

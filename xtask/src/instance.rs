@@ -29,6 +29,8 @@ pub struct Figures {
     pub stack_used: Option<u64>,
     pub init_us: f64,
     pub instantiate_us: f64,
+    pub init_fuel: u64,
+    pub request_fuel: f64,
     pub status: u32,
     pub errors: Vec<String>,
 }
@@ -41,15 +43,36 @@ pub fn measure(
     mount: &str,
     init_runs: u32,
 ) -> Result<Figures> {
+    measure_with(root, wasm, config, mount, init_runs, None)
+}
+
+/// [`measure`] with the requests' clients taken in order from `clients` (a
+/// file of addresses, cycled) instead of [`LOOKUPS`] distinct /24s.
+pub fn measure_with(
+    root: &Path,
+    wasm: &Path,
+    config: &serde_json::Value,
+    mount: &str,
+    init_runs: u32,
+    clients: Option<&Path>,
+) -> Result<Figures> {
     tools::python_deps(root)?;
     let cfg = root.join("target/tmp/guest-instance-config.json");
     std::fs::create_dir_all(cfg.parent().context("config dir")?)?;
     std::fs::write(&cfg, config.to_string())?;
-    let out = std::process::Command::new("python3")
-        .arg(root.join("xtask/guest_instance.py"))
-        .arg(wasm)
-        .arg(&cfg)
-        .args(["--mount", mount, "--lookups", &LOOKUPS.to_string(), "--init-runs", &init_runs.to_string()])
+    let mut cmd = std::process::Command::new("python3");
+    cmd.arg(root.join("xtask/guest_instance.py")).arg(wasm).arg(&cfg).args([
+        "--mount",
+        mount,
+        "--lookups",
+        &LOOKUPS.to_string(),
+        "--init-runs",
+        &init_runs.to_string(),
+    ]);
+    if let Some(clients) = clients {
+        cmd.arg("--clients").arg(clients);
+    }
+    let out = cmd
         .output()
         .context("running xtask/guest_instance.py")?;
     if !out.status.success() {
@@ -119,8 +142,11 @@ pub fn check(root: &Path) -> Result<()> {
     Ok(())
 }
 
-/// `cargo xtask bench-instance`: init time and memory of one instance, the
-/// plugin against the do-nothing guest.
+/// `cargo xtask bench-instance`: init cost and memory of one instance, and
+/// its wasm instructions per request for the bench's client mixes, the plugin
+/// against the reference guests (the floor of any plugin, and the one setting
+/// EdgeGuard's headers with fixed values). Instruction counts are wasmtime
+/// fuel: exact and repeatable whatever else the machine runs.
 pub fn bench(root: &Path, floor: &Path) -> Result<()> {
     let real = root.join("target/geodata");
     let (db, mount) = if real.join("GeoLite2-City.mmdb").exists() {
@@ -130,29 +156,49 @@ pub fn bench(root: &Path, floor: &Path) -> Result<()> {
     };
     let edgeguard =
         serde_json::json!({"clientIp": {"trustedProxies": ["loopback"]}, "geo": {"database": db}});
+    let reference = crate::bench_traefik::reference_config();
     let rows = [
-        ("do-nothing guest (examples/floor_guest.rs)", floor.to_path_buf(), serde_json::json!({})),
-        ("EdgeGuard, default config", plugin_wasm(root), edgeguard),
+        ("(g) do-nothing guest (examples/floor_guest.rs)", floor.to_path_buf(), serde_json::json!({})),
+        ("(j) reference guest, EdgeGuard's headers fixed", floor.to_path_buf(), reference),
+        ("(b) EdgeGuard, default config", plugin_wasm(root), edgeguard),
     ];
+    // The client mixes of `cargo xtask bench-traefik`, when it has written them.
+    let out = root.join("target/bench");
+    let mixes: Vec<(&str, PathBuf)> = [("one client", "one"), ("Zipf", "zipf"), ("uniform", "uniform")]
+        .into_iter()
+        .map(|(label, key)| (label, out.join(format!("clients-{key}.txt"))))
+        .filter(|(_, path)| path.exists())
+        .collect();
     println!(
-        "wasmtime {} (PyPI), database {db}; times: median of 50 fresh instances, wall clock, shared machine",
+        "wasmtime {} (PyPI), database {db}; times: median of 50 fresh instances, wall clock, shared machine; \
+         instructions: wasmtime fuel (about one per wasm instruction), {LOOKUPS} requests per mix",
         tools::WASMTIME_PY
     );
+    let mix_columns: String = mixes.iter().map(|(label, _)| format!(" instructions/request, {label} |")).collect();
     println!(
-        "| guest | declared memory | after init | after {LOOKUPS} distinct clients | stack used | instantiate | init (_start) |"
+        "| guest | declared memory | after init | after {LOOKUPS} distinct clients | stack used | instantiate | init (_start) | init instructions |{mix_columns}"
     );
-    println!("|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|{}", "---|".repeat(mixes.len()));
     for (label, wasm, cfg) in rows {
         let f = measure(root, &wasm, &cfg, &mount, 50)?;
+        let mut per_mix = String::new();
+        for (_, clients) in &mixes {
+            let m = measure_with(root, &wasm, &cfg, &mount, 1, Some(clients))?;
+            per_mix.push_str(&format!(" {:.0} |", m.request_fuel));
+        }
         println!(
-            "| {label} | {} KiB | {} KiB | {} KiB | {} B | {:.0} µs | {:.0} µs |",
+            "| {label} | {} KiB | {} KiB | {} KiB | {} B | {:.0} µs | {:.0} µs | {} |{per_mix}",
             f.initial_memory / 1024,
             f.memory_after_init / 1024,
             f.memory_after_lookups / 1024,
             f.stack_used.unwrap_or(0),
             f.instantiate_us,
-            f.init_us
+            f.init_us,
+            f.init_fuel,
         );
+    }
+    if mixes.is_empty() {
+        println!("(run `cargo xtask bench-traefik` once for the client mixes' columns)");
     }
     println!(
         "init includes the host's get_config and WASI start-up in Python; the do-nothing guest's row is that floor"
