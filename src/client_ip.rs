@@ -346,13 +346,22 @@ impl ClientIpStage {
 
 /// `a, b, c` after `first` (if not empty): the canonical list form, built in one string.
 fn join_addrs(first: &str, addrs: impl IntoIterator<Item = IpAddr>) -> String {
+    join_with(first, addrs, push_ip)
+}
+
+/// `first` then each address written by `push`, separated by `, `.
+fn join_with(
+    first: &str,
+    addrs: impl IntoIterator<Item = IpAddr>,
+    push: impl Fn(&mut String, IpAddr),
+) -> String {
     let mut out = String::with_capacity(64);
     out.push_str(first);
     for addr in addrs {
         if !out.is_empty() {
             out.push_str(", ");
         }
-        push_ip(&mut out, addr);
+        push(&mut out, addr);
     }
     out
 }
@@ -387,16 +396,10 @@ fn valid(hops: &[Hop]) -> impl Iterator<Item = IpAddr> + '_ {
 /// RFC 7239 list of `for=` elements, after `first` (if not empty); IPv6 is
 /// quoted and bracketed (§6).
 fn forwarded_value(first: &str, hops: impl Iterator<Item = IpAddr>) -> String {
-    let mut out = String::with_capacity(64);
-    out.push_str(first);
-    for ip in hops {
-        if !out.is_empty() {
-            out.push_str(", ");
-        }
+    join_with(first, hops, |out, ip| {
         let (open, close) = if ip.is_ipv6() { ("for=\"[", "]\"") } else { ("for=", "") };
         out.push_str(open);
-        push_ip(&mut out, ip);
+        push_ip(out, ip);
         out.push_str(close);
-    }
-    out
+    })
 }

@@ -72,9 +72,7 @@ pub fn measure_with(
     if let Some(clients) = clients {
         cmd.arg("--clients").arg(clients);
     }
-    let out = cmd
-        .output()
-        .context("running xtask/guest_instance.py")?;
+    let out = cmd.output().context("running xtask/guest_instance.py")?;
     if !out.status.success() {
         bail!("guest_instance.py failed:\n{}", String::from_utf8_lossy(&out.stderr));
     }
@@ -174,7 +172,8 @@ pub fn bench(root: &Path, floor: &Path) -> Result<()> {
          instructions: wasmtime fuel (about one per wasm instruction), {LOOKUPS} requests per mix",
         tools::WASMTIME_PY
     );
-    let mix_columns: String = mixes.iter().map(|(label, _)| format!(" instructions/request, {label} |")).collect();
+    let mix_columns: String =
+        mixes.iter().map(|(label, _)| format!(" instructions/request, {label} |")).collect();
     println!(
         "| guest | declared memory | after init | after {LOOKUPS} distinct clients | stack used | instantiate | init (_start) | init instructions |{mix_columns}"
     );
