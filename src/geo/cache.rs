@@ -35,7 +35,7 @@ impl<V: Clone> NetworkCache<V> {
     /// An empty cache holding at most `capacity` networks (0 disables caching).
     pub fn new(capacity: usize) -> Self {
         Self {
-            // The counts are u16; no configured cache comes near that.
+            // The counts are u16; the config refuses more (`geo.cacheEntries`).
             capacity: capacity.min(usize::from(u16::MAX)),
             entries: HashMap::default(),
             order: Vec::new(),

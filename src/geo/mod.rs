@@ -36,6 +36,10 @@ use values::{FIELDS, Values};
 /// instances, does the rest.
 const MIN_PAGE_CACHE: usize = crate::mmdb::PAGE_SIZE;
 
+/// The largest `cacheEntries`: a cache's counts are 16-bit, and the sidecar's
+/// example uses 8192.
+const MAX_CACHE_ENTRIES: usize = u16::MAX as usize;
+
 /// Why geo could not be applied to a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GeoFailure {
@@ -121,6 +125,12 @@ impl GeoStage {
         .into_iter()
         .filter(|(_, p, _)| !p.is_empty())
         .collect();
+        if cfg.cache_entries > MAX_CACHE_ENTRIES {
+            return Err(ConfigError::invalid(
+                "geo.cacheEntries",
+                format!("{} is over the most a lookup cache holds, {MAX_CACHE_ENTRIES}", cfg.cache_entries),
+            ));
+        }
         let cache_entries = cfg.cache_entries / paths.len();
         let cache_bytes = cfg.cache_entries.saturating_mul(cache::ENTRY_BYTES);
         // Each reader keeps the top of its tree and the head of its data
@@ -128,7 +138,8 @@ impl GeoStage {
         // is left is shared out as pages.
         let kept = |asn: bool| crate::mmdb::HOT_BYTES + if asn { 0 } else { crate::mmdb::PLACE_MEMO_BYTES };
         let kept_bytes: usize = paths.iter().map(|&(_, _, asn)| kept(asn)).sum();
-        let page_cache = cfg.memory_budget.saturating_sub(cache_bytes + kept_bytes) / paths.len();
+        let page_cache =
+            cfg.memory_budget.saturating_sub(cache_bytes.saturating_add(kept_bytes)) / paths.len();
         if page_cache < MIN_PAGE_CACHE {
             let reason = format!(
                 "{} bytes leave {page_cache} bytes of page cache per database after {} cache entries (~{} bytes \
@@ -299,5 +310,82 @@ impl GeoStage {
             guard.1.insert(ip, prefix_len, values.clone());
         }
         Ok(values)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::log::MemoryLog;
+
+    #[test]
+    fn memory_budget_is_shared_out_and_bounded() {
+        struct Case {
+            desc: &'static str,
+            asn: bool,
+            cache_entries: usize,
+            memory_budget: usize,
+            refused_at: Option<&'static str>,
+        }
+        let d = GeoConfig::default();
+        let cases = [
+            Case {
+                desc: "default, City",
+                asn: false,
+                cache_entries: d.cache_entries,
+                memory_budget: d.memory_budget,
+                refused_at: None,
+            },
+            Case {
+                desc: "default, City + ASN",
+                asn: true,
+                cache_entries: d.cache_entries,
+                memory_budget: d.memory_budget,
+                refused_at: None,
+            },
+            Case {
+                desc: "no page left",
+                asn: true,
+                cache_entries: 64,
+                memory_budget: 16 << 10,
+                refused_at: Some("geo.memoryBudget"),
+            },
+            Case {
+                desc: "cache over the budget",
+                asn: false,
+                cache_entries: 4096,
+                memory_budget: 24 << 10,
+                refused_at: Some("geo.memoryBudget"),
+            },
+            Case {
+                desc: "entries overflowing the sums",
+                asn: false,
+                cache_entries: usize::MAX,
+                memory_budget: 24 << 10,
+                refused_at: Some("geo.cacheEntries"),
+            },
+            Case {
+                desc: "one more than a cache holds",
+                asn: false,
+                cache_entries: MAX_CACHE_ENTRIES + 1,
+                memory_budget: 1 << 30,
+                refused_at: Some("geo.cacheEntries"),
+            },
+        ];
+        for c in cases {
+            let cfg = GeoConfig {
+                database: "testdata/geo/GeoLite2-City-Test.mmdb".into(),
+                asn_database: if c.asn {
+                    "testdata/geo/GeoLite2-ASN-Test.mmdb".into()
+                } else {
+                    String::new()
+                },
+                cache_entries: c.cache_entries,
+                memory_budget: c.memory_budget,
+                ..GeoConfig::default()
+            };
+            let got = GeoStage::new(&cfg, &MemoryLog::default());
+            assert_eq!(got.as_ref().err().map(ConfigError::path), c.refused_at, "case {}", c.desc);
+        }
     }
 }

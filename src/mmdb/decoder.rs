@@ -285,13 +285,29 @@ impl<'s, S: ByteSource + ?Sized> Cursor<'s, S> {
 
     /// Charges one value to the budget.
     fn spend(&mut self, at: u64) -> Result<(), MmdbError> {
-        self.values_left = self.values_left.checked_sub(1).ok_or_else(|| {
+        self.charge(at, 1)
+    }
+
+    /// Charges `n` values to the budget.
+    fn charge(&mut self, at: u64, n: u32) -> Result<(), MmdbError> {
+        self.values_left = self.values_left.checked_sub(n).ok_or_else(|| {
             MmdbError::limit(
                 self.file_offset(at),
                 format_args!("more than {MAX_VALUES_PER_CURSOR} values read"),
             )
         })?;
         Ok(())
+    }
+
+    /// Values read so far (the budget spent).
+    pub(crate) fn values_read(&self) -> u32 {
+        MAX_VALUES_PER_CURSOR - self.values_left
+    }
+
+    /// Charges the `n` values a remembered decode read, so that a lookup
+    /// answered from a memo fails exactly when decoding it would.
+    pub(crate) fn charge_remembered(&mut self, n: u32) -> Result<(), MmdbError> {
+        self.charge(self.pos, n)
     }
 
     /// Decodes the control byte at the current position, without following pointers.
@@ -412,9 +428,9 @@ impl<'s, S: ByteSource + ?Sized> Cursor<'s, S> {
     /// The target of the pointer at the current position, if the next value
     /// is one, without moving: where a value shared by many records lives.
     pub(crate) fn peek_pointer(&mut self) -> Result<Option<u64>, MmdbError> {
-        let at = self.pos;
+        let (at, left) = (self.pos, self.values_left);
         let header = self.header()?;
-        self.pos = at;
+        (self.pos, self.values_left) = (at, left);
         Ok((header.ty == TYPE_POINTER).then_some(u64::from(header.value)))
     }
 

@@ -6,7 +6,7 @@
 //! is an error (the database is not what it claims to be), a missing field is
 //! `None`. When a key appears twice in one map, the first counts.
 
-use std::hash::{BuildHasher, Hasher};
+use std::hash::BuildHasher;
 use std::sync::Mutex;
 
 use super::MmdbError;
@@ -27,51 +27,60 @@ pub const PLACE_MEMO_BYTES: usize = 2048;
 /// Direct-mapped: a slot holds the last place whose offset hashed to it.
 #[derive(Debug, Default)]
 pub(crate) struct PlaceMemo {
-    slots: Mutex<[Option<Memo>; PLACE_MEMO_SLOTS]>,
+    slots: Mutex<Slots>,
 }
 
+#[derive(Debug, Default)]
+struct Slots {
+    /// The language every slot was decoded in; a lookup in another empties them.
+    language: String,
+    slots: [Option<Memo>; PLACE_MEMO_SLOTS],
+}
+
+/// What decoding one place gave, and the question it answered.
 #[derive(Debug)]
 struct Memo {
-    /// Data-section offset of the place's map.
+    /// Data-section offset of the place's map (or array).
     at: u64,
-    /// What was decoded: which place, name and/or code, in which language ([`query`]).
-    query: u64,
-    name: Option<String>,
-    code: Option<String>,
+    /// Which place ([`Place::map`]) and which of its parts ([`Place::parts`]).
+    place: &'static str,
+    parts: u8,
+    /// Values the decode read, charged again on a hit ([`Cursor::charge_remembered`]).
+    values: u32,
+    decoded: Decoded,
 }
 
 /// A place's name and code.
 type Decoded = (Option<String>, Option<String>);
 
 impl PlaceMemo {
-    fn slot(at: u64, query: u64) -> usize {
-        (MultiplyHash::default().hash_one((at, query)) >> 59) as usize % PLACE_MEMO_SLOTS
+    fn slot(at: u64) -> usize {
+        (MultiplyHash::default().hash_one(at) >> 59) as usize % PLACE_MEMO_SLOTS
     }
 
-    fn get(&self, at: u64, query: u64) -> Option<Decoded> {
+    /// The decode of `p` at `at` in `language`, and the values it read.
+    fn get(&self, at: u64, p: &Place, language: &str) -> Option<(Decoded, u32)> {
         let slots = self.slots.lock().ok()?;
-        match slots.get(Self::slot(at, query)) {
-            Some(Some(m)) if m.at == at && m.query == query => Some((m.name.clone(), m.code.clone())),
+        if slots.language != language {
+            return None;
+        }
+        match slots.slots.get(Self::slot(at)) {
+            Some(Some(m)) if m.at == at && m.place == p.map && m.parts == p.parts() => {
+                Some((m.decoded.clone(), m.values))
+            }
             _ => None,
         }
     }
 
-    fn put(&self, at: u64, query: u64, (name, code): &Decoded) {
-        if let Ok(mut slots) = self.slots.lock()
-            && let Some(slot) = slots.get_mut(Self::slot(at, query))
-        {
-            *slot = Some(Memo { at, query, name: name.clone(), code: code.clone() });
+    fn put(&self, at: u64, p: &Place, language: &str, values: u32, decoded: &Decoded) {
+        let Ok(mut slots) = self.slots.lock() else { return };
+        if slots.language != language {
+            *slots = Slots { language: language.to_string(), ..Slots::default() };
+        }
+        if let Some(slot) = slots.slots.get_mut(Self::slot(at)) {
+            *slot = Some(Memo { at, place: p.map, parts: p.parts(), values, decoded: decoded.clone() });
         }
     }
-}
-
-/// The memo key of decoding `p` in `language`.
-fn query(p: &Place, language: &str) -> u64 {
-    let mut h = MultiplyHash::default().build_hasher();
-    h.write(p.map.as_bytes());
-    h.write_u8(u8::from(p.names.is_some()) << 1 | u8::from(p.code.is_some()));
-    h.write(language.as_bytes());
-    h.finish()
 }
 
 /// The fields of a GeoIP2/GeoLite2 City or Country record that EdgeGuard
@@ -184,6 +193,13 @@ const SUBDIVISION: Place = Place {
 };
 const CITY: Place = Place { map: "city", names: Some("city.names"), code: None };
 
+impl Place {
+    /// Which parts are wanted: bit 1 the name, bit 0 the code.
+    fn parts(&self) -> u8 {
+        u8::from(self.names.is_some()) << 1 | u8::from(self.code.is_some())
+    }
+}
+
 /// `p` with the name and/or code left out when not wanted.
 fn wanted(p: &Place, name: bool, code: bool) -> Option<Place> {
     let p = Place { map: p.map, names: p.names.filter(|_| name), code: p.code.filter(|_| code) };
@@ -205,13 +221,15 @@ pub(crate) fn city<S: ByteSource + ?Sized>(
                     decode: &dyn Fn(&mut Cursor<'_, S>) -> Result<Decoded, MmdbError>|
      -> Result<Decoded, MmdbError> {
         let Some(at) = cur.peek_pointer()? else { return decode(cur) };
-        let query = query(p, language);
-        if let Some(decoded) = memo.get(at, query) {
+        if let Some((decoded, values)) = memo.get(at, p, language) {
+            // As if decoded: the same values charged (the skip reads the pointer's).
+            cur.charge_remembered(values.saturating_sub(1))?;
             cur.skip()?;
             return Ok(decoded);
         }
+        let before = cur.values_read();
         let decoded = decode(cur)?;
-        memo.put(at, query, &decoded);
+        memo.put(at, p, language, cur.values_read() - before, &decoded);
         Ok(decoded)
     };
     let country = wanted(&COUNTRY, want.country_name, want.country_iso_code);

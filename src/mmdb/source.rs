@@ -130,9 +130,10 @@ struct PageCache {
 /// A hasher of one multiplication per word (the Fibonacci constant), for the
 /// small bounded tables on the lookup path: the page index here and the
 /// geo lookup cache. SipHash's cost showed in lookup times. Flooding is not a
-/// concern: clients choose addresses, hence which keys are used, but these
-/// tables never hold more than their capacity (a few dozen entries), so
-/// colliding keys cost at most a scan of that many.
+/// concern: clients choose addresses, hence which keys are used, but the keys
+/// are page numbers and the database's own networks, and a table never holds
+/// more than its capacity (a few pages; `cacheEntries`, 64 by default, at most
+/// 65 535), so colliding keys cost at most a scan of that many.
 #[derive(Default)]
 pub struct MultiplyHasher(u64);
 

@@ -2,7 +2,8 @@
 """Checks xtask/wasm/memory-copy-fill.wat, the word-at-a-time `memory.copy` and
 `memory.fill` the plugin runs instead of binaryen's byte loops, against a model
 in wasmtime: 20 000 random copies (overlapping either way, all lengths around
-the 8-byte word) and fills, then the out-of-bounds traps.
+the 8-byte word) and fills, then the out-of-bounds traps (with nothing written,
+also when a range's end wraps past 2^32).
 
     check_memory_copy_fill.py MODULE.wasm   (memory-copy-fill.wat assembled)
 """
@@ -41,8 +42,12 @@ def main() -> int:
         print("memory-copy-fill.wat: memory differs from the model")
         return 1
     before = bytes(mem.read(store, 0, SIZE))
+    wraps = 1 << 32
     for name, f, args in [("copy to", copy, (SIZE - 6, 0, 7)), ("copy from", copy, (0, SIZE - 6, 7)),
-                          ("fill", fill, (SIZE - 6, 1, 7))]:
+                          ("fill", fill, (SIZE - 6, 1, 7)),
+                          ("copy to, end wrapping", copy, (wraps - 16, 0, 32)),
+                          ("copy from, end wrapping", copy, (0, wraps - 16, 32)),
+                          ("fill, end wrapping", fill, (0x100, 0xAA, wraps - 1))]:
         try:
             f(store, *args)
             print(f"memory-copy-fill.wat: {name} past the end did not trap")

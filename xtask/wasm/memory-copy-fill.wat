@@ -2,7 +2,8 @@
 ;; `--llvm-memory-copy-fill-lowering` generates for `memory.copy` and
 ;; `memory.fill` (see `lower_bulk_memory` in xtask/src/plugin.rs). Each function
 ;; keeps the instruction's semantics: it traps before writing anything when a
-;; range is out of bounds, and a copy between overlapping ranges copies as if
+;; range is out of bounds (also when its end wraps past 2^32, which binaryen's
+;; own helpers miss), and a copy between overlapping ranges copies as if
 ;; through a temporary buffer. The copy goes forward when the destination is
 ;; below the source and backward otherwise, so every 8-byte load happens
 ;; before a store can reach its bytes.
@@ -12,8 +13,12 @@
   (local $size i32)
   (local.set $size (i32.shl (memory.size) (i32.const 16)))
   (if (i32.or
-        (i32.gt_u (i32.add (local.get $0) (local.get $2)) (local.get $size))
-        (i32.gt_u (i32.add (local.get $1) (local.get $2)) (local.get $size)))
+        (i32.or
+         (i32.gt_u (i32.add (local.get $0) (local.get $2)) (local.get $size))
+         (i32.gt_u (i32.add (local.get $1) (local.get $2)) (local.get $size)))
+        (i32.or
+         (i32.lt_u (i32.add (local.get $0) (local.get $2)) (local.get $0))
+         (i32.lt_u (i32.add (local.get $1) (local.get $2)) (local.get $1))))
    (then (unreachable)))
   (if (i32.le_u (local.get $0) (local.get $1))
    (then
@@ -52,7 +57,9 @@
       (br $bytes))))))
  (func $fill (param $0 i32) (param $1 i32) (param $2 i32)
   (local $word i64)
-  (if (i32.gt_u (i32.add (local.get $0) (local.get $2)) (i32.shl (memory.size) (i32.const 16)))
+  (if (i32.or
+        (i32.gt_u (i32.add (local.get $0) (local.get $2)) (i32.shl (memory.size) (i32.const 16)))
+        (i32.lt_u (i32.add (local.get $0) (local.get $2)) (local.get $0)))
    (then (unreachable)))
   (local.set $word
    (i64.mul (i64.extend_i32_u (i32.and (local.get $1) (i32.const 255))) (i64.const 0x0101010101010101)))
