@@ -35,8 +35,8 @@ pub struct GeoConfig {
     #[serde(deserialize_with = "units::duration")]
     #[cfg_attr(feature = "schema", schemars(with = "crate::config::schema::GoDuration"))]
     pub reload_interval: Duration,
-    /// Lookup-cache entries per instance, keyed by network. Default 64: in Traefik
-    /// every concurrent request has its own instance, so each entry is paid per instance.
+    /// Lookup-cache entries per instance, keyed by network, at most 65535. Default 64:
+    /// in Traefik every concurrent request has its own instance, so each entry is paid per instance.
     #[serde(deserialize_with = "lenient::unsigned")]
     #[cfg_attr(feature = "schema", schemars(with = "crate::config::schema::UintOrString"))]
     pub cache_entries: usize,
