@@ -32,11 +32,15 @@ pub struct NetworkCache<V> {
 }
 
 impl<V: Clone> NetworkCache<V> {
-    /// An empty cache holding at most `capacity` networks (0 disables caching).
+    /// The most networks a cache holds (its counts are 16-bit); the config
+    /// refuses a larger `geo.cacheEntries`.
+    pub const MAX_CAPACITY: usize = u16::MAX as usize;
+
+    /// An empty cache holding at most `capacity` networks (0 disables
+    /// caching), capped at [`Self::MAX_CAPACITY`].
     pub fn new(capacity: usize) -> Self {
         Self {
-            // The counts are u16; the config refuses more (`geo.cacheEntries`).
-            capacity: capacity.min(usize::from(u16::MAX)),
+            capacity: capacity.min(Self::MAX_CAPACITY),
             entries: HashMap::default(),
             order: Vec::new(),
             oldest: 0,

@@ -30,15 +30,11 @@ use values::{FIELDS, Values};
 /// The smallest page cache per database: one page, so that the nodes of a
 /// lookup that share a page cost one read. More pages save little: with the
 /// top of the tree and the data head kept by the reader, a GeoLite2-City
-/// lookup that misses the lookup cache reads ~8 pages (Zipf mix: 8.3 with one
-/// page, 8.1 with two, 8.0 with three, in a simulation of the cache), and every page is paid once per
-/// instance Traefik runs (issue #14); the kernel's page cache, shared by all
-/// instances, does the rest.
+/// lookup that misses the lookup cache reads ~8 pages (Zipf mix, simulated:
+/// 8.3 with one page, 8.1 with two, 8.0 with three), and every page is paid
+/// once per instance Traefik runs (issue #14); the kernel's page cache, shared
+/// by all instances, does the rest.
 const MIN_PAGE_CACHE: usize = crate::mmdb::PAGE_SIZE;
-
-/// The largest `cacheEntries`: a cache's counts are 16-bit, and the sidecar's
-/// example uses 8192.
-const MAX_CACHE_ENTRIES: usize = u16::MAX as usize;
 
 /// Why geo could not be applied to a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,10 +121,11 @@ impl GeoStage {
         .into_iter()
         .filter(|(_, p, _)| !p.is_empty())
         .collect();
-        if cfg.cache_entries > MAX_CACHE_ENTRIES {
+        let max_entries = NetworkCache::<Values>::MAX_CAPACITY;
+        if cfg.cache_entries > max_entries {
             return Err(ConfigError::invalid(
                 "geo.cacheEntries",
-                format!("{} is over the most a lookup cache holds, {MAX_CACHE_ENTRIES}", cfg.cache_entries),
+                format!("{} is over the most a lookup cache holds, {max_entries}", cfg.cache_entries),
             ));
         }
         let cache_entries = cfg.cache_entries / paths.len();
@@ -367,7 +364,7 @@ mod tests {
             Case {
                 desc: "one more than a cache holds",
                 asn: false,
-                cache_entries: MAX_CACHE_ENTRIES + 1,
+                cache_entries: NetworkCache::<Values>::MAX_CAPACITY + 1,
                 memory_budget: 1 << 30,
                 refused_at: Some("geo.cacheEntries"),
             },

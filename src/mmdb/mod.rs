@@ -57,4 +57,4 @@ pub use error::MmdbError;
 pub use metadata::Metadata;
 pub use records::{AsnRecord, CityFields, CityRecord, PLACE_MEMO_BYTES};
 pub use source::{ByteSource, FileSource, MultiplyHash, MultiplyHasher, PAGE_SIZE};
-pub use tree::{DATA_HEAD_BYTES, HOT_BYTES, IPV4_TOP_BITS, Lookup, Reader};
+pub use tree::{HOT_BYTES, Lookup, Reader};

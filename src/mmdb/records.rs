@@ -16,7 +16,7 @@ use super::source::{ByteSource, MultiplyHash};
 /// Slots of a [`PlaceMemo`].
 const PLACE_MEMO_SLOTS: usize = 32;
 
-/// Memory a [`PlaceMemo`] holds when full, in wasm32 (32 slots of 40 bytes and their strings).
+/// Memory a City reader's place memo holds when full, in wasm32 (32 slots of 40 bytes and their strings).
 pub const PLACE_MEMO_BYTES: usize = 2048;
 
 /// Recently decoded places (the `country` map, the `subdivisions` array)
