@@ -1,8 +1,8 @@
 //! Trusted proxy networks: CIDRs, single addresses and named presets.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use ipnet::IpNet;
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
 use crate::addr::canonical;
 
@@ -153,18 +153,22 @@ impl TrustedProxies {
 }
 
 /// IPv4 ranges no Internet client comes from (RFC 6890: "this network",
-/// private, CGNAT, loopback, link-local, multicast, reserved).
-const NON_PUBLIC_V4: [&str; 9] = [
-    "0.0.0.0/8",
-    "10.0.0.0/8",
-    "100.64.0.0/10",
-    "127.0.0.0/8",
-    "169.254.0.0/16",
-    "172.16.0.0/12",
-    "192.168.0.0/16",
-    "224.0.0.0/4",
-    "240.0.0.0/4",
+/// private, CGNAT, loopback, link-local, multicast, reserved). Built as
+/// constants, not parsed: every wasm instance's init runs the check below.
+const NON_PUBLIC_V4: [Ipv4Net; 9] = [
+    Ipv4Net::new_assert(Ipv4Addr::new(0, 0, 0, 0), 8),
+    Ipv4Net::new_assert(Ipv4Addr::new(10, 0, 0, 0), 8),
+    Ipv4Net::new_assert(Ipv4Addr::new(100, 64, 0, 0), 10),
+    Ipv4Net::new_assert(Ipv4Addr::new(127, 0, 0, 0), 8),
+    Ipv4Net::new_assert(Ipv4Addr::new(169, 254, 0, 0), 16),
+    Ipv4Net::new_assert(Ipv4Addr::new(172, 16, 0, 0), 12),
+    Ipv4Net::new_assert(Ipv4Addr::new(192, 168, 0, 0), 16),
+    Ipv4Net::new_assert(Ipv4Addr::new(224, 0, 0, 0), 4),
+    Ipv4Net::new_assert(Ipv4Addr::new(240, 0, 0, 0), 4),
 ];
+
+/// IPv6 global unicast, `2000::/3`.
+const GLOBAL_V6: IpNet = IpNet::V6(Ipv6Net::new_assert(Ipv6Addr::new(0x2000, 0, 0, 0, 0, 0, 0, 0), 3));
 
 /// Whether `nets` cover all of IPv4 or IPv6, or more than half of the
 /// public IPv4 space or of IPv6 global unicast (`2000::/3`): e.g.
@@ -184,16 +188,15 @@ fn trusts_most_of_the_internet(nets: &[IpNet]) -> bool {
             0
         }
     };
-    let non_public: Vec<IpNet> = NON_PUBLIC_V4.iter().map(|c| c.parse().expect("valid CIDR")).collect();
+    let non_public = NON_PUBLIC_V4.map(IpNet::V4);
     let public_v4 = (1u128 << 32) - non_public.iter().map(size).sum::<u128>();
     let covered_v4: u128 = merged
         .iter()
         .filter(|n| n.addr().is_ipv4())
         .map(|n| size(n) - non_public.iter().map(|s| overlap(n, s)).sum::<u128>())
         .sum();
-    let global_v6: IpNet = "2000::/3".parse().expect("valid CIDR");
-    let covered_v6: u128 = merged.iter().map(|n| overlap(n, &global_v6)).sum();
-    covered_v4 > public_v4 / 2 || covered_v6 > size(&global_v6) / 2
+    let covered_v6: u128 = merged.iter().map(|n| overlap(n, &GLOBAL_V6)).sum();
+    covered_v4 > public_v4 / 2 || covered_v6 > size(&GLOBAL_V6) / 2
 }
 
 /// Addresses in a network (IPv6 /0 saturates, which no caller reaches).
