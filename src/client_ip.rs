@@ -12,7 +12,7 @@ use crate::config::{ClientIpConfig, ForwardedForMode};
 use crate::error::ConfigError;
 use crate::forwarded::{Chain, Hop};
 use crate::headers::{self, Arrival};
-use crate::request::{HeaderEdit, RequestView, TooLarge};
+use crate::request::{EditName, HeaderEdit, RequestView, TooLarge};
 use crate::resolve::{Detection, Stop, detect};
 use crate::trust::TrustedProxies;
 
@@ -103,11 +103,14 @@ pub struct ClientIpStage {
     max_hops: usize,
     source: Source,
     max_header_bytes: usize,
-    header: String,
+    header: EditName,
     forwarded_for: ForwardedForMode,
-    preserve_original_as: String,
+    preserve_original_as: EditName,
     forwarded: bool,
-    trace_header: String,
+    trace_header: EditName,
+    /// `X-Forwarded-For` and `Forwarded` as the names of this stage's edits.
+    xff_name: EditName,
+    forwarded_name: EditName,
 }
 
 impl ClientIpStage {
@@ -157,11 +160,13 @@ impl ClientIpStage {
             max_hops: cfg.max_hops,
             source,
             max_header_bytes: cfg.max_header_bytes,
-            header: cfg.header.clone(),
+            header: cfg.header.as_str().into(),
             forwarded_for: cfg.forwarded_for,
-            preserve_original_as: cfg.preserve_original_as.clone(),
+            preserve_original_as: cfg.preserve_original_as.as_str().into(),
             forwarded: cfg.forwarded,
-            trace_header: cfg.trace_header.clone(),
+            trace_header: cfg.trace_header.as_str().into(),
+            xff_name: headers::X_FORWARDED_FOR.into(),
+            forwarded_name: headers::FORWARDED.into(),
         })
     }
 
@@ -183,7 +188,7 @@ impl ClientIpStage {
         headers::IDENTITY
             .iter()
             .copied()
-            .chain([self.header.as_str(), &self.preserve_original_as, &self.trace_header])
+            .chain([&*self.header, &self.preserve_original_as, &self.trace_header])
             .chain(cfg.strip_headers.iter().map(String::as_str))
             .map(|n| (n, Arrival::Removed))
             .chain([(headers::X_FORWARDED_FOR, xff), (self.source.name(), Arrival::KeptFromTrusted)])
@@ -191,7 +196,7 @@ impl ClientIpStage {
 
     /// The headers this stage can set, for signing.
     pub fn settable(&self) -> impl Iterator<Item = &str> {
-        [self.header.as_str(), &self.preserve_original_as, &self.trace_header]
+        [&*self.header, &*self.preserve_original_as, &*self.trace_header]
             .into_iter()
             .chain(self.forwarded.then_some(headers::FORWARDED))
             .filter(|n| !n.is_empty())
@@ -298,18 +303,18 @@ impl ClientIpStage {
             };
             // RFC 7239 §6.2: a client nobody can name is `for=unknown`, never the proxy.
             let unknown = if detection.client().is_none() { "for=unknown" } else { "" };
-            edits.push(HeaderEdit::Set(headers::FORWARDED.into(), forwarded_value(unknown, valid(hops))));
+            edits.push(HeaderEdit::Set(self.forwarded_name.clone(), forwarded_value(unknown, valid(hops))));
         }
         self.push_trace(&r.identity.trace, edits);
     }
 
     fn forwarded_for_edit(&self, r: &Resolution, d: &Detection, edits: &mut Vec<HeaderEdit>) {
-        let name = headers::X_FORWARDED_FOR;
+        let name = &self.xff_name;
         let set_or_remove = |joined: String, edits: &mut Vec<HeaderEdit>| {
             if joined.is_empty() {
-                edits.push(HeaderEdit::Remove(name.into()));
+                edits.push(HeaderEdit::Remove(name.clone()));
             } else {
-                edits.push(HeaderEdit::Set(name.into(), joined));
+                edits.push(HeaderEdit::Set(name.clone(), joined));
             }
         };
         let from_xff = self.source == Source::XForwardedFor;
@@ -320,7 +325,7 @@ impl ClientIpStage {
                 // The hop that made the client unknown stays, as `unknown`: dropping
                 // it would hand a downstream realip the client-chosen entry to its left.
                 let right = d.index.map_or(&[][..], |i| &r.chain.hops[i..]);
-                edits.push(HeaderEdit::Set(name.into(), join_addrs("unknown", valid(right))));
+                edits.push(HeaderEdit::Set(name.clone(), join_addrs("unknown", valid(right))));
             }
             ForwardedForMode::Normalize => {
                 let canonical = join_addrs("", valid(&r.chain.hops));

@@ -120,7 +120,7 @@ impl ManagedHeaders {
                     Arrival::Kept => true,
                 };
             if !keep {
-                edits.push(HeaderEdit::Remove(name.to_string()));
+                edits.push(HeaderEdit::Remove(name.into()));
             }
         });
     }

@@ -41,4 +41,4 @@ pub mod trust;
 pub use config::Config;
 pub use error::ConfigError;
 pub use pipeline::{Outcome, Pipeline};
-pub use request::{Decision, HeaderEdit, OwnedRequest, RequestView, Response};
+pub use request::{Decision, EditName, HeaderEdit, OwnedRequest, RequestView, Response};

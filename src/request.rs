@@ -43,16 +43,22 @@ pub struct TooLarge {
     pub len: usize,
 }
 
+/// A header name in an edit. Stages hold the names they set, prepared once
+/// when the pipeline is built, and an edit shares one instead of copying it:
+/// in Traefik every request runs in a wasm instance where an allocation and
+/// its free cost hundreds of instructions.
+pub type EditName = std::sync::Arc<str>;
+
 /// One header change. Request edits shape what goes upstream; response
 /// edits are set on the response the client will get. Edits apply in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HeaderEdit {
     /// Remove every line of this request header.
-    Remove(String),
+    Remove(EditName),
     /// Replace every line of this request header with one value.
-    Set(String, String),
+    Set(EditName, String),
     /// Set this header on the response (e.g. a debug header on a forwarded request).
-    SetResponse(String, String),
+    SetResponse(EditName, String),
 }
 
 /// A response the middleware answers with instead of forwarding.
@@ -155,7 +161,7 @@ impl OwnedRequest {
                 HeaderEdit::Remove(name) => self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name)),
                 HeaderEdit::Set(name, value) => {
                     self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
-                    self.headers.push((name.clone(), value.as_bytes().to_vec()));
+                    self.headers.push((name.to_string(), value.as_bytes().to_vec()));
                 }
                 HeaderEdit::SetResponse(..) => {}
             }

@@ -221,7 +221,7 @@ fn lookup(db: &Path, asn_db: Option<&Path>, language: &str, ips: &[String]) -> R
             for edit in edits {
                 if let HeaderEdit::Set(name, value) = edit {
                     if name.starts_with("X-Geo") {
-                        found |= name != "X-Geo-DB";
+                        found |= *name != *"X-Geo-DB";
                         println!("  {name}: {value}");
                     }
                 }

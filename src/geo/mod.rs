@@ -23,7 +23,7 @@ use crate::error::ConfigError;
 use crate::headers::check_output_name;
 use crate::log::{Level, Log};
 use crate::mmdb::CityFields;
-use crate::request::HeaderEdit;
+use crate::request::{EditName, HeaderEdit};
 use database::{Db, ReloadingDb};
 use values::{FIELDS, Values};
 
@@ -66,11 +66,11 @@ pub struct GeoStage {
     sources: Vec<Source>,
     /// Header name per field (index = `Field as usize`), `None` when switched
     /// off or when no configured database has the field.
-    names: [Option<String>; 13],
+    names: [Option<EditName>; 13],
     language: String,
     encoding: ValueEncoding,
     unknown_value: Option<String>,
-    db_info_header: Option<String>,
+    db_info_header: Option<EditName>,
     on_error: GeoOnError,
     /// The City-record fields some header needs: only those are decoded.
     city_fields: CityFields,
@@ -89,11 +89,11 @@ impl GeoStage {
         if cfg.database.is_empty() && cfg.asn_database.is_empty() {
             return Ok(None);
         }
-        let mut names: [Option<String>; 13] = Default::default();
+        let mut names: [Option<EditName>; 13] = Default::default();
         for (i, (field, name)) in cfg.headers.fields().into_iter().enumerate() {
             check_output_name(name, true)
                 .map_err(|r| ConfigError::invalid(format_args!("geo.headers.{field}"), r))?;
-            names[i] = (!name.is_empty()).then(|| name.to_string());
+            names[i] = (!name.is_empty()).then(|| name.into());
         }
         check_output_name(&cfg.db_info_header, true)
             .map_err(|r| ConfigError::invalid("geo.dbInfoHeader", r))?;
@@ -184,7 +184,7 @@ impl GeoStage {
             language: cfg.language.clone(),
             encoding: cfg.encoding,
             unknown_value: cfg.unknown_value.as_ref().map(|v| values::encode(v, cfg.encoding)),
-            db_info_header: (!cfg.db_info_header.is_empty()).then(|| cfg.db_info_header.clone()),
+            db_info_header: (!cfg.db_info_header.is_empty()).then(|| cfg.db_info_header.as_str().into()),
             on_error: cfg.on_error,
         }))
     }
@@ -202,7 +202,7 @@ impl GeoStage {
     /// The headers this stage can set with the databases it has: what can be
     /// signed, the client-IP header first then these (`signing.headers`).
     pub fn settable(&self) -> impl Iterator<Item = &str> {
-        self.names.iter().flatten().map(String::as_str).chain(self.db_info_header.as_deref())
+        self.names.iter().flatten().map(|n| &**n).chain(self.db_info_header.as_deref())
     }
 
     /// Every geo header name, configured or conventional, and `dbInfoHeader`
@@ -225,10 +225,11 @@ impl GeoStage {
         edits: &mut Vec<HeaderEdit>,
         log: &dyn Log,
     ) -> Result<GeoStatus, GeoFailure> {
-        let mut found: Vec<Values> = Vec::with_capacity(self.sources.len());
+        // One slot per source: `geo.database` and `geo.asnDatabase`.
+        let mut found: [Option<Values>; 2] = [None, None];
         let mut info: Vec<String> = Vec::new();
         let mut failed = false;
-        for source in &self.sources {
+        for (source, found) in self.sources.iter().zip(&mut found) {
             let (db, generation) = source.db.current(now, log);
             let Some(db) = db else {
                 failed = true;
@@ -239,7 +240,7 @@ impl GeoStage {
             }
             let Some(ip) = client else { continue };
             match self.lookup(source, &db, generation, ip) {
-                Ok(values) => found.push(values),
+                Ok(values) => *found = Some(values),
                 Err(e) => {
                     log.log(Level::Error, &format!("geo lookup of {ip} failed: {e}"));
                     failed = true;
@@ -254,7 +255,7 @@ impl GeoStage {
         }
         let status = if failed {
             GeoStatus::Unavailable
-        } else if found.iter().any(|v| !v.is_empty()) {
+        } else if found.iter().flatten().any(|v| !v.is_empty()) {
             GeoStatus::Hit
         } else {
             GeoStatus::Miss
@@ -264,7 +265,7 @@ impl GeoStage {
         }
         // Sources never supply the same field (city vs ASN), so merging is a fill.
         let mut values = [None; FIELDS.len()];
-        for found in &found {
+        for found in found.iter().flatten() {
             for (slot, value) in values.iter_mut().zip(found.fields()) {
                 *slot = slot.or(value);
             }

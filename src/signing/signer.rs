@@ -10,7 +10,7 @@ use super::format::{self, HmacSha256, MAX_SIGNED_HEADERS, RequestParts, Verified
 use crate::config::{Config, SigningConfig};
 use crate::error::ConfigError;
 use crate::headers::{self, check_name};
-use crate::request::{HeaderEdit, RequestView};
+use crate::request::{EditName, HeaderEdit, RequestView};
 
 /// Shortest accepted key: HMAC-SHA256 is only as strong as its key, and 32
 /// bytes is its output size (RFC 2104 §3 recommends at least that).
@@ -40,7 +40,7 @@ pub struct Signer {
     keyed: HmacSha256,
     /// `(key id, secret)`: the current key, then the previous one if configured.
     keys: Vec<(String, Secret)>,
-    header: String,
+    header: EditName,
     /// `clientIp.header`: left out of `h=` when the client is unknown.
     client_header: String,
     /// Names considered for signing, in `h=` order (as configured; matched case-insensitively).
@@ -132,7 +132,7 @@ impl Signer {
             key_id: s.key_id.clone(),
             keyed,
             keys,
-            header: s.header.clone(),
+            header: s.header.as_str().into(),
             client_header: cfg.client_ip.header.clone(),
             names,
             max_skew: s.max_skew,
@@ -440,7 +440,7 @@ mod tests {
         ];
         s.sign_edits(&req, &mut edits, at(1_700_000_000), true);
         let Some(HeaderEdit::Set(name, value)) = edits.last() else { panic!("{edits:?}") };
-        assert_eq!(name, "X-EdgeGuard-Signature");
+        assert_eq!(&**name, "X-EdgeGuard-Signature");
         // Configured order (country before continent), not edit order; removed and unset headers left out.
         assert!(
             value.starts_with("v1;kid=k1;t=1700000000;h=x-real-ip,x-geo-country,x-geo-continent;sig="),
