@@ -151,6 +151,31 @@ impl Hasher for MultiplyHasher {
         self.0 = (self.0 ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     }
 
+    // Integers are one word each: the defaults go byte by byte through
+    // `write`, and a derived `Hash` (an enum's discriminant, an address, a
+    // prefix length) writes several of them per key.
+    fn write_u8(&mut self, n: u8) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_u128(&mut self, n: u128) {
+        // Both halves, high then low: truncating on purpose.
+        self.write_u64((n >> 64) as u64);
+        self.write_u64(n as u64);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+
+    fn write_isize(&mut self, n: isize) {
+        self.write_u64(n as u64);
+    }
+
     fn finish(&self) -> u64 {
         self.0
     }
