@@ -93,7 +93,8 @@ impl Values {
             if b != b'\n' {
                 continue;
             }
-            let code = self.0.as_bytes().get(start).map_or(usize::MAX, |&c| usize::from(c.wrapping_sub(b'a')));
+            let code =
+                self.0.as_bytes().get(start).map_or(usize::MAX, |&c| usize::from(c.wrapping_sub(b'a')));
             // The code is one ASCII byte, so the value after it starts on a char boundary.
             if let (Some(slot), Some(value)) = (out.get_mut(code), self.0.get(start + 1..end)) {
                 *slot = Some(value);

@@ -130,6 +130,15 @@ pub fn check(root: &Path) -> Result<()> {
             "{label}: {} bytes after {LOOKUPS} lookups",
             f.memory_after_lookups
         );
+        // Stricter than the budget: lookups must not grow the memory at all.
+        // The caches are bounded by `memoryBudget` and fit the room init
+        // leaves; a grown memory is 64 KiB more in every pooled instance.
+        ensure!(
+            f.memory_after_lookups == f.memory_after_init,
+            "{label}: memory grew from {} to {} bytes over {LOOKUPS} lookups",
+            f.memory_after_init,
+            f.memory_after_lookups
+        );
         if let (Some(used), Some(size)) = (f.stack_used, f.stack_size) {
             ensure!(
                 used * 2 <= size,
