@@ -19,11 +19,15 @@ use super::{Host, Plugin};
 use crate::log::{Level, Log};
 use crate::request::TooLarge;
 
+/// The longest TCP peer address read from the host.
+const MAX_PEER_BYTES: usize = 256;
+
 /// `header_kind` of the request headers (http-wasm ABI).
 const REQUEST_HEADERS: i32 = 0;
 
 #[link(wasm_import_module = "http_handler")]
 unsafe extern "C" {
+    fn get_source_addr(buf: *mut u8, buf_limit: i32) -> i32;
     fn get_uri(buf: *mut u8, buf_limit: i32) -> i32;
     fn get_header_names(kind: i32, buf: *mut u8, buf_limit: i32) -> i64;
     fn get_header_values(kind: i32, name: *const u8, name_len: i32, buf: *mut u8, buf_limit: i32) -> i64;
@@ -128,7 +132,17 @@ struct RequestHost<'a> {
 
 impl Host for RequestHost<'_> {
     fn source_addr(&self) -> Vec<u8> {
-        Vec::from(self.request.source_addr())
+        // Read like the others, into the scratch buffer: the crate's own read
+        // copies it twice, and it is read on every request. An address is
+        // under 64 bytes (`[v6%zone]:port`); anything longer is no peer.
+        let mut out = Vec::new();
+        // SAFETY: the host writes at most `buf_limit` bytes at `buf`.
+        let read = |buf, cap| Sized {
+            count: 0,
+            len: usize::try_from(unsafe { get_source_addr(buf, cap) }).unwrap_or(0),
+        };
+        let _ = bounded(MAX_PEER_BYTES, read, |bytes| out = bytes.to_vec());
+        out
     }
     fn method(&self) -> Vec<u8> {
         Vec::from(self.request.method())
