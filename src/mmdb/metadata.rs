@@ -16,9 +16,10 @@ pub(crate) const METADATA_MARKER: &[u8; 14] = b"\xAB\xCD\xEFMaxMind.com";
 /// this many bytes of the end.
 const MAX_METADATA_SEARCH: u64 = 128 * 1024;
 
-/// Bytes read per step of the backward marker search. Real metadata is under
-/// 1 KiB, so one 4 KiB read almost always finds it and init stays one read.
-const SEARCH_CHUNK: u64 = 4096;
+/// Bytes read per step of the backward marker search. Real metadata is a
+/// few hundred bytes (GeoLite2-City's: 229), so the first read finds it and
+/// holds all of it: init stays one read, of a buffer every instance fills.
+const SEARCH_CHUNK: u64 = 1024;
 
 /// Bytes between the search tree and the data section (all zero).
 pub(crate) const DATA_SECTION_SEPARATOR: u64 = 16;
@@ -61,10 +62,14 @@ pub(crate) struct Layout {
     pub data_len: u64,
 }
 
-/// The file offset just after the last metadata marker, searching backward
-/// from the end in small chunks (each overlapping the next by the marker
-/// length minus one, so a marker across a chunk boundary is still seen).
-pub(crate) fn find_metadata_start<S: ByteSource + ?Sized>(src: &S) -> Result<u64, MmdbError> {
+/// The file offset just after the last metadata marker, and the bytes from
+/// there to the end of the chunk the marker was found in (the whole section
+/// when it is in the last [`SEARCH_CHUNK`] bytes, as in real databases), so
+/// that decoding it costs no more reads. Searches backward from the end in
+/// small chunks (each overlapping the next by the marker length minus one, so
+/// a marker across a chunk boundary is still seen), read past any page
+/// cache: nothing else reads the file's tail.
+pub(crate) fn find_metadata<S: ByteSource + ?Sized>(src: &S) -> Result<(u64, Vec<u8>), MmdbError> {
     let len = src.len();
     let floor = len.saturating_sub(MAX_METADATA_SEARCH);
     let overlap = METADATA_MARKER.len() as u64 - 1;
@@ -75,7 +80,7 @@ pub(crate) fn find_metadata_start<S: ByteSource + ?Sized>(src: &S) -> Result<u64
         // end - start ≤ SEARCH_CHUNK + overlap, the buffer length.
         let chunk =
             buf.get_mut(..(end - start) as usize).ok_or_else(|| MmdbError::metadata("search chunk"))?;
-        src.read_exact_at(start, chunk)?;
+        src.read_once_at(start, chunk)?;
         // The marker's first byte (0xAB) is rare: compare whole windows only
         // where it occurs. Comparing every window cost most of a fresh
         // instance's init in wasm (issue #14: init is paid per instance).
@@ -85,7 +90,10 @@ pub(crate) fn find_metadata_start<S: ByteSource + ?Sized>(src: &S) -> Result<u64
             chunk.get(i) == Some(&first) && chunk.get(i + 1..i + METADATA_MARKER.len()) == Some(rest)
         });
         if let Some(i) = found.filter(|_| chunk.len() >= METADATA_MARKER.len()) {
-            return Ok(start + i as u64 + METADATA_MARKER.len() as u64);
+            let (after, read) = (i + METADATA_MARKER.len(), chunk.len());
+            buf.truncate(read);
+            buf.drain(..after);
+            return Ok((start + after as u64, buf));
         }
         if start == floor {
             break;
@@ -98,8 +106,14 @@ pub(crate) fn find_metadata_start<S: ByteSource + ?Sized>(src: &S) -> Result<u64
     )))
 }
 
-/// Decodes the metadata map that starts at file offset `start`.
-pub(crate) fn read_metadata<S: ByteSource + ?Sized>(src: &S, start: u64) -> Result<Metadata, MmdbError> {
+/// Decodes the metadata map that starts at file offset `start`; `head`
+/// holds the section's first bytes (from [`find_metadata`]), read from
+/// memory instead of `src`.
+pub(crate) fn read_metadata<S: ByteSource + ?Sized>(
+    src: &S,
+    start: u64,
+    head: &[u8],
+) -> Result<Metadata, MmdbError> {
     const KEYS: [&str; 9] = [
         "database_type",
         "build_epoch",
@@ -112,7 +126,7 @@ pub(crate) fn read_metadata<S: ByteSource + ?Sized>(src: &S, start: u64) -> Resu
         "description",
     ];
     let len = src.len().checked_sub(start).ok_or_else(|| MmdbError::metadata("marker past the end"))?;
-    let mut cur = Cursor::new(src, start, len, 0);
+    let mut cur = Cursor::new(src, start, len, 0).with_head(head);
     let mut meta = Metadata::default();
     let mut seen = [false; KEYS.len()];
     let map = cur.enter(TYPE_MAP, "metadata")?;
@@ -218,8 +232,8 @@ mod tests {
     use crate::mmdb::testutil::{DbBuilder, V, encode, s, with_meta};
 
     fn parse(bytes: &[u8]) -> Result<(Metadata, Layout), MmdbError> {
-        let start = find_metadata_start(bytes)?;
-        let meta = read_metadata(bytes, start)?;
+        let (start, head) = find_metadata(bytes)?;
+        let meta = read_metadata(bytes, start, &head)?;
         let layout = Layout::new(&meta, start - METADATA_MARKER.len() as u64, bytes.len() as u64)?;
         Ok((meta, layout))
     }
@@ -256,7 +270,12 @@ mod tests {
         }
         let cases = [
             Case { desc: "at start", prefix: 0, suffix: 10, want: Ok(14) },
-            Case { desc: "across the first chunk boundary", prefix: 10_000, suffix: 4090, want: Ok(10_014) },
+            Case {
+                desc: "across the first chunk boundary",
+                prefix: 10_000,
+                suffix: SEARCH_CHUNK as usize + 6,
+                want: Ok(10_014),
+            },
             Case { desc: "deep", prefix: 10, suffix: 100_000, want: Ok(24) },
             Case {
                 desc: "beyond 128 KiB",
@@ -269,9 +288,15 @@ mod tests {
             let mut bytes = vec![0u8; c.prefix];
             bytes.extend(METADATA_MARKER);
             bytes.extend(vec![0xAB; c.suffix]);
-            let got = find_metadata_start(bytes.as_slice()).map_err(|e| e.to_string());
+            let got = find_metadata(bytes.as_slice()).map_err(|e| e.to_string());
             match (got, c.want) {
-                (Ok(got), Ok(want)) => assert_eq!(got, want, "case {}", c.desc),
+                (Ok((got, head)), Ok(want)) => {
+                    assert_eq!(got, want, "case {}", c.desc);
+                    // What the search read of the section: all of it from the last chunk.
+                    let section = &bytes[got as usize..];
+                    assert!(section.starts_with(&head), "case {}", c.desc);
+                    assert!(c.suffix > SEARCH_CHUNK as usize || head == section, "case {}", c.desc);
+                }
                 (Err(got), Err(want)) => assert!(got.contains(want), "case {}: {got}", c.desc),
                 (got, want) => panic!("case {}: got {got:?}, want {want:?}", c.desc),
             }
@@ -279,8 +304,8 @@ mod tests {
         // The last marker wins.
         let mut bytes = METADATA_MARKER.to_vec();
         bytes.extend(METADATA_MARKER);
-        assert_eq!(find_metadata_start(bytes.as_slice()).unwrap(), 28);
-        assert!(find_metadata_start(&[][..]).is_err());
+        assert_eq!(find_metadata(bytes.as_slice()).unwrap(), (28, vec![]));
+        assert!(find_metadata(&[][..]).is_err());
     }
 
     #[test]
