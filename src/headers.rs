@@ -67,8 +67,11 @@ pub enum Arrival {
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct ManagedHeaders {
-    /// Normalised names, shortest first, each with what its exact spelling gets.
-    names: Vec<(Box<[u8]>, Arrival)>,
+    /// The normalised names back to back, shortest first.
+    keys: Box<[u8]>,
+    /// Where each name starts in `keys` (its length is its group's), with
+    /// what its exact spelling gets.
+    names: Vec<(usize, Arrival)>,
     /// `names[by_len[n]..by_len[n + 1]]` are the names of `n` bytes: a
     /// request header is compared with the few of its own length only.
     by_len: Vec<usize>,
@@ -77,34 +80,52 @@ pub struct ManagedHeaders {
 impl ManagedHeaders {
     /// Builds the set. A name listed twice keeps the most permissive arrival
     /// (the chain source a trusted proxy writes must survive the strip).
+    ///
+    /// One sort by length, each name compared only with those of its length,
+    /// and one allocation for all of them: every wasm instance builds this
+    /// set of some forty names at init (issue #14).
     pub fn new<'a>(names: impl IntoIterator<Item = (&'a str, Arrival)>) -> Self {
-        let mut out: Vec<(Box<[u8]>, Arrival)> = Vec::new();
-        for (name, arrival) in names {
-            if name.is_empty() {
-                continue;
-            }
-            let key: Box<[u8]> = name.bytes().map(normalise).collect();
-            match out.iter_mut().find(|(k, _)| *k == key) {
+        let mut given: Vec<(&str, Arrival)> =
+            names.into_iter().filter(|(name, _)| !name.is_empty()).collect();
+        given.sort_by_key(|(name, _)| name.len());
+        let mut keys = Vec::with_capacity(given.iter().map(|(name, _)| name.len()).sum());
+        let mut out: Vec<(usize, Arrival)> = Vec::with_capacity(given.len());
+        let mut by_len = Vec::new();
+        for (name, arrival) in given {
+            let n = name.len();
+            by_len.resize(n + 1, out.len());
+            let start = by_len.get(n).copied().unwrap_or_default();
+            let group = out.get_mut(start..).unwrap_or_default();
+            let same = |&&mut (at, _): &&mut (usize, Arrival)| {
+                keys.get(at..at + n)
+                    .is_some_and(|key: &[u8]| key.iter().copied().eq(name.bytes().map(normalise)))
+            };
+            match group.iter_mut().find(same) {
                 Some((_, kept)) => *kept = (*kept).max_permissive(arrival),
-                None => out.push((key, arrival)),
+                None => {
+                    out.push((keys.len(), arrival));
+                    keys.extend(name.bytes().map(normalise));
+                }
             }
         }
-        out.sort_by_key(|(key, _)| key.len());
-        let longest = out.last().map_or(0, |(key, _)| key.len());
-        let by_len = (0..=longest + 1).map(|n| out.partition_point(|(key, _)| key.len() < n)).collect();
-        Self { names: out, by_len }
+        by_len.push(out.len());
+        Self { keys: keys.into_boxed_slice(), names: out, by_len }
     }
 
     /// What a request header `name` is to EdgeGuard, if it manages it.
     pub fn lookup(&self, name: &[u8]) -> Option<Arrival> {
-        let (Some(&start), Some(&end)) = (self.by_len.get(name.len()), self.by_len.get(name.len() + 1))
-        else {
+        let n = name.len();
+        let (Some(&start), Some(&end)) = (self.by_len.get(n), self.by_len.get(n + 1)) else {
             return None;
         };
         // Managed names share their start (`X-`): compared from the end, most differ at once.
         let folded_eq =
             |key: &[u8]| key.iter().rev().zip(name.iter().rev()).all(|(&k, &b)| k == FOLD[usize::from(b)]);
-        self.names[start..end].iter().find(|(key, _)| folded_eq(key)).map(|&(_, arrival)| arrival)
+        let names = self.names.get(start..end)?;
+        names
+            .iter()
+            .find(|&&(at, _)| self.keys.get(at..at + n).is_some_and(folded_eq))
+            .map(|&(_, arrival)| arrival)
     }
 
     /// Pushes a removal of every managed header on `req` that must not reach
