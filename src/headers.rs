@@ -81,31 +81,29 @@ impl ManagedHeaders {
     /// Builds the set. A name listed twice keeps the most permissive arrival
     /// (the chain source a trusted proxy writes must survive the strip).
     ///
-    /// One sort by length, each name compared only with those of its length,
-    /// and one allocation for all of them: every wasm instance builds this
-    /// set of some forty names at init (issue #14).
+    /// Every wasm instance builds this set of some forty names at init
+    /// (issue #14), so: collected whole (a filter would walk down the chain
+    /// of iterators per name and regrow the vector), one sort by length, each
+    /// name folded once into one byte arena and compared only with those of
+    /// its length.
     pub fn new<'a>(names: impl IntoIterator<Item = (&'a str, Arrival)>) -> Self {
-        let mut given: Vec<(&str, Arrival)> =
-            names.into_iter().filter(|(name, _)| !name.is_empty()).collect();
-        given.sort_by_key(|(name, _)| name.len());
+        let mut given: Vec<(&str, Arrival)> = names.into_iter().collect();
+        given.sort_unstable_by_key(|(name, _)| name.len());
         let mut keys = Vec::with_capacity(given.iter().map(|(name, _)| name.len()).sum());
         let mut out: Vec<(usize, Arrival)> = Vec::with_capacity(given.len());
         let mut by_len = Vec::new();
-        for (name, arrival) in given {
-            let n = name.len();
+        for (name, arrival) in given.into_iter().filter(|(name, _)| !name.is_empty()) {
+            let (n, at) = (name.len(), keys.len());
             by_len.resize(n + 1, out.len());
-            let start = by_len.get(n).copied().unwrap_or_default();
-            let group = out.get_mut(start..).unwrap_or_default();
-            let same = |&&mut (at, _): &&mut (usize, Arrival)| {
-                keys.get(at..at + n)
-                    .is_some_and(|key: &[u8]| key.iter().copied().eq(name.bytes().map(normalise)))
-            };
-            match group.iter_mut().find(same) {
-                Some((_, kept)) => *kept = (*kept).max_permissive(arrival),
-                None => {
-                    out.push((keys.len(), arrival));
-                    keys.extend(name.bytes().map(normalise));
+            keys.extend(name.bytes().map(|b| FOLD[usize::from(b)]));
+            let (seen, key) = keys.split_at(at);
+            let group = out.get_mut(by_len.get(n).copied().unwrap_or_default()..).unwrap_or_default();
+            match group.iter_mut().find(|(start, _)| seen.get(*start..*start + n) == Some(key)) {
+                Some((_, kept)) => {
+                    *kept = (*kept).max_permissive(arrival);
+                    keys.truncate(at);
                 }
+                None => out.push((at, arrival)),
             }
         }
         by_len.push(out.len());
