@@ -233,7 +233,7 @@ impl GeoStage {
                 continue;
             };
             if self.db_info_header.is_some() {
-                info.push(db.info.clone());
+                info.push(db.info().to_string());
             }
             let Some(ip) = client else { continue };
             match self.lookup(source, &db, generation, ip) {
