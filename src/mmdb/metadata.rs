@@ -3,10 +3,8 @@
 //!
 //! Format: <https://maxmind.github.io/MaxMind-DB/#database-metadata>.
 
-use std::collections::BTreeMap;
-
 use super::MmdbError;
-use super::decoder::{Cursor, TYPE_ARRAY, TYPE_MAP};
+use super::decoder::{Cursor, TYPE_MAP};
 use super::source::ByteSource;
 
 /// Starts the metadata section; the last occurrence in the file counts.
@@ -24,7 +22,9 @@ const SEARCH_CHUNK: u64 = 1024;
 /// Bytes between the search tree and the data section (all zero).
 pub(crate) const DATA_SECTION_SEPARATOR: u64 = 16;
 
-/// What the database says about itself.
+/// What the database says about itself: the keys EdgeGuard uses. The
+/// others (`languages`, `description`) are skipped undecoded, as unknown keys
+/// are: decoding their strings cost every wasm instance's init (issue #14).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Metadata {
@@ -38,14 +38,10 @@ pub struct Metadata {
     pub record_size: u16,
     /// Nodes in the search tree.
     pub node_count: u32,
-    /// Languages the database has names in, e.g. `["de", "en", "ja"]`.
-    pub languages: Vec<String>,
     /// Always 2 for the format this reader understands.
     pub binary_format_major_version: u16,
     /// Minor format version; minor versions are backward compatible.
     pub binary_format_minor_version: u16,
-    /// Description per language code.
-    pub description: BTreeMap<String, String>,
 }
 
 /// Offsets derived from validated metadata, cached for the hot path.
@@ -114,16 +110,14 @@ pub(crate) fn read_metadata<S: ByteSource + ?Sized>(
     start: u64,
     head: &[u8],
 ) -> Result<Metadata, MmdbError> {
-    const KEYS: [&str; 9] = [
+    const KEYS: [&str; 7] = [
         "database_type",
         "build_epoch",
         "ip_version",
         "record_size",
         "node_count",
-        "languages",
         "binary_format_major_version",
         "binary_format_minor_version",
-        "description",
     ];
     let len = src.len().checked_sub(start).ok_or_else(|| MmdbError::metadata("marker past the end"))?;
     let mut cur = Cursor::new(src, start, len, 0).with_head(head);
@@ -150,28 +144,12 @@ pub(crate) fn read_metadata<S: ByteSource + ?Sized>(
             2 => meta.ip_version = cur.uint(what)?,
             3 => meta.record_size = cur.uint(what)?,
             4 => meta.node_count = cur.uint(what)?,
-            5 => {
-                let list = cur.enter(TYPE_ARRAY, what)?;
-                for _ in 0..list.entries {
-                    meta.languages.push(cur.string(what)?);
-                }
-                cur.leave(list);
-            }
-            6 => meta.binary_format_major_version = cur.uint(what)?,
-            7 => meta.binary_format_minor_version = cur.uint(what)?,
-            _ => {
-                let entries = cur.enter(TYPE_MAP, what)?;
-                for _ in 0..entries.entries {
-                    let lang = cur.string(what)?;
-                    let text = cur.string(what)?;
-                    meta.description.entry(lang).or_insert(text);
-                }
-                cur.leave(entries);
-            }
+            5 => meta.binary_format_major_version = cur.uint(what)?,
+            _ => meta.binary_format_minor_version = cur.uint(what)?,
         }
     }
     cur.leave(map);
-    for required in [1, 2, 3, 4, 6] {
+    for required in [1, 2, 3, 4, 5] {
         if !seen.get(required).copied().unwrap_or(false) {
             let key = KEYS.get(required).copied().unwrap_or("?");
             return Err(MmdbError::metadata(format!("required key `{key}` is missing")));
@@ -245,8 +223,6 @@ mod tests {
         assert_eq!(meta.database_type, "EdgeGuard-Test");
         assert_eq!(meta.build_epoch, 1_700_000_000);
         assert_eq!((meta.ip_version, meta.record_size, meta.node_count), (6, 28, 1));
-        assert_eq!(meta.languages, ["en", "de"]);
-        assert_eq!(meta.description.get("en").map(String::as_str), Some("unit test database"));
         assert_eq!(
             layout,
             Layout {
@@ -359,12 +335,6 @@ mod tests {
                 key: "record_size",
                 value: Some(V::U32(70_000)),
                 want: "value 70000 for `record_size` is out of range",
-            },
-            Case {
-                desc: "languages not an array",
-                key: "languages",
-                value: Some(s("en")),
-                want: "expected array for `languages`",
             },
         ];
         let db = DbBuilder::new(6, 28);
