@@ -200,8 +200,13 @@ const RESERVED: [&str; 9] = [
 /// spelling is an alias EdgeGuard itself removes), and none of the
 /// [`RESERVED`] headers in any spelling.
 pub fn check_output_name(name: &str, allow_empty: bool) -> Result<(), String> {
-    check_name(name, allow_empty)?;
-    if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+    // The usual spelling is a token too: one pass over it (every wasm
+    // instance checks a dozen names at init, issue #14).
+    let plain = name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    if !plain || name.is_empty() {
+        check_name(name, allow_empty)?;
+    }
+    if !plain {
         return Err(format!(
             "`{name}` is an alias spelling (backends read every `_` `.` and other separator as `-`): spell it with `-`"
         ));
