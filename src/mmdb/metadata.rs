@@ -78,14 +78,17 @@ pub(crate) fn find_metadata<S: ByteSource + ?Sized>(src: &S) -> Result<(u64, Vec
             buf.get_mut(..(end - start) as usize).ok_or_else(|| MmdbError::metadata("search chunk"))?;
         src.read_once_at(start, chunk)?;
         // The marker's first byte (0xAB) is rare: compare whole windows only
-        // where it occurs. Comparing every window cost most of a fresh
+        // where memchr finds it. Comparing every window cost most of a fresh
         // instance's init in wasm (issue #14: init is paid per instance).
         let (&first, rest) = METADATA_MARKER.split_first().ok_or_else(|| MmdbError::metadata("marker"))?;
-        let last_start = chunk.len().saturating_sub(METADATA_MARKER.len());
-        let found = (0..=last_start).rev().find(|&i| {
-            chunk.get(i) == Some(&first) && chunk.get(i + 1..i + METADATA_MARKER.len()) == Some(rest)
-        });
-        if let Some(i) = found.filter(|_| chunk.len() >= METADATA_MARKER.len()) {
+        let mut candidates = chunk.len().saturating_sub(rest.len());
+        let found = std::iter::from_fn(|| {
+            let i = memchr::memrchr(first, chunk.get(..candidates)?)?;
+            candidates = i;
+            Some(i)
+        })
+        .find(|&i| chunk.get(i + 1..i + METADATA_MARKER.len()) == Some(rest));
+        if let Some(i) = found {
             let (after, read) = (i + METADATA_MARKER.len(), chunk.len());
             buf.truncate(read);
             buf.drain(..after);
