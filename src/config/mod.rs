@@ -76,13 +76,6 @@ impl Config {
         if trimmed.is_empty() || trimmed == b"null" {
             return Ok(Self::default());
         }
-        // Decoded untracked first: tracking the field path cost each wasm
-        // instance's init about as much as the decoding (issue #14), and it
-        // only matters for an error, which the tracked decode of the same
-        // document then reproduces with its path.
-        if let Ok(config) = serde_json::from_slice(trimmed) {
-            return Ok(config);
-        }
         let de = &mut serde_json::Deserializer::from_slice(trimmed);
         let decoded: Result<Self, _> = serde_path_to_error::deserialize(de);
         decoded
