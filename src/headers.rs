@@ -67,8 +67,11 @@ pub enum Arrival {
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct ManagedHeaders {
-    /// Normalised names, shortest first, each with what its exact spelling gets.
-    names: Vec<(Box<[u8]>, Arrival)>,
+    /// The normalised names back to back, shortest first.
+    keys: Box<[u8]>,
+    /// Where each name starts in `keys` (its length is its group's), with
+    /// what its exact spelling gets.
+    names: Vec<(usize, Arrival)>,
     /// `names[by_len[n]..by_len[n + 1]]` are the names of `n` bytes: a
     /// request header is compared with the few of its own length only.
     by_len: Vec<usize>,
@@ -77,34 +80,50 @@ pub struct ManagedHeaders {
 impl ManagedHeaders {
     /// Builds the set. A name listed twice keeps the most permissive arrival
     /// (the chain source a trusted proxy writes must survive the strip).
+    ///
+    /// Every wasm instance builds this set of some forty names at init
+    /// (issue #14), so: collected whole (a filter would walk down the chain
+    /// of iterators per name and regrow the vector), one sort by length, each
+    /// name folded once into one byte arena and compared only with those of
+    /// its length.
     pub fn new<'a>(names: impl IntoIterator<Item = (&'a str, Arrival)>) -> Self {
-        let mut out: Vec<(Box<[u8]>, Arrival)> = Vec::new();
-        for (name, arrival) in names {
-            if name.is_empty() {
-                continue;
-            }
-            let key: Box<[u8]> = name.bytes().map(normalise).collect();
-            match out.iter_mut().find(|(k, _)| *k == key) {
-                Some((_, kept)) => *kept = (*kept).max_permissive(arrival),
-                None => out.push((key, arrival)),
+        let mut given: Vec<(&str, Arrival)> = names.into_iter().collect();
+        given.sort_unstable_by_key(|(name, _)| name.len());
+        let mut keys = Vec::with_capacity(given.iter().map(|(name, _)| name.len()).sum());
+        let mut out: Vec<(usize, Arrival)> = Vec::with_capacity(given.len());
+        let mut by_len = Vec::new();
+        for (name, arrival) in given.into_iter().filter(|(name, _)| !name.is_empty()) {
+            let (n, at) = (name.len(), keys.len());
+            by_len.resize(n + 1, out.len());
+            keys.extend(name.bytes().map(|b| FOLD[usize::from(b)]));
+            let (seen, key) = keys.split_at(at);
+            let group = out.get_mut(by_len.get(n).copied().unwrap_or_default()..).unwrap_or_default();
+            match group.iter_mut().find(|(start, _)| seen.get(*start..*start + n) == Some(key)) {
+                Some((_, kept)) => {
+                    *kept = (*kept).max_permissive(arrival);
+                    keys.truncate(at);
+                }
+                None => out.push((at, arrival)),
             }
         }
-        out.sort_by_key(|(key, _)| key.len());
-        let longest = out.last().map_or(0, |(key, _)| key.len());
-        let by_len = (0..=longest + 1).map(|n| out.partition_point(|(key, _)| key.len() < n)).collect();
-        Self { names: out, by_len }
+        by_len.push(out.len());
+        Self { keys: keys.into_boxed_slice(), names: out, by_len }
     }
 
     /// What a request header `name` is to EdgeGuard, if it manages it.
     pub fn lookup(&self, name: &[u8]) -> Option<Arrival> {
-        let (Some(&start), Some(&end)) = (self.by_len.get(name.len()), self.by_len.get(name.len() + 1))
-        else {
+        let n = name.len();
+        let (Some(&start), Some(&end)) = (self.by_len.get(n), self.by_len.get(n + 1)) else {
             return None;
         };
         // Managed names share their start (`X-`): compared from the end, most differ at once.
         let folded_eq =
             |key: &[u8]| key.iter().rev().zip(name.iter().rev()).all(|(&k, &b)| k == FOLD[usize::from(b)]);
-        self.names[start..end].iter().find(|(key, _)| folded_eq(key)).map(|&(_, arrival)| arrival)
+        let names = self.names.get(start..end)?;
+        names
+            .iter()
+            .find(|&&(at, _)| self.keys.get(at..at + n).is_some_and(folded_eq))
+            .map(|&(_, arrival)| arrival)
     }
 
     /// Pushes a removal of every managed header on `req` that must not reach
@@ -181,8 +200,13 @@ const RESERVED: [&str; 9] = [
 /// spelling is an alias EdgeGuard itself removes), and none of the
 /// [`RESERVED`] headers in any spelling.
 pub fn check_output_name(name: &str, allow_empty: bool) -> Result<(), String> {
-    check_name(name, allow_empty)?;
-    if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+    // The usual spelling is a token too: one pass over it (every wasm
+    // instance checks a dozen names at init, issue #14).
+    let plain = name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    if !plain || name.is_empty() {
+        check_name(name, allow_empty)?;
+    }
+    if !plain {
         return Err(format!(
             "`{name}` is an alias spelling (backends read every `_` `.` and other separator as `-`): spell it with `-`"
         ));

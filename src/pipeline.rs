@@ -90,10 +90,7 @@ impl Pipeline {
         let defaults: Vec<&str> =
             [client_ip.header()].into_iter().chain(geo_settable.iter().copied()).collect();
         let signing = SigningStage::new(config, &settable, &defaults)?;
-        let geo_names = GeoStage::managed_names(&config.geo);
-        let removed = geo_names
-            .iter()
-            .map(String::as_str)
+        let removed = GeoStage::managed_names(&config.geo)
             .chain(signing.managed_names())
             // The bypass token header, whether or not maintenance is configured to turn on.
             .chain([config.maintenance.allow.token.header.trim()])

@@ -9,45 +9,67 @@ use crate::addr::canonical;
 /// The date the `cloudflare` preset was taken from <https://www.cloudflare.com/ips/>.
 pub const CLOUDFLARE_RANGES_DATE: &str = "2023-02-08";
 
-/// Named presets accepted in `clientIp.trustedProxies`, with what they expand to.
-pub const PRESETS: &[(&str, &[&str])] = &[
-    ("loopback", &["127.0.0.0/8", "::1/128"]),
+/// Named presets accepted in `clientIp.trustedProxies`, with what they
+/// expand to. Constants, not CIDR text parsed at init: every wasm instance
+/// expands them (issue #14); the `presets_are_their_cidrs` test reads them back.
+pub const PRESETS: &[(&str, &[IpNet])] = &[
+    ("loopback", &[v4([127, 0, 0, 0], 8), v6([0, 0, 0, 0, 0, 0, 0, 1], 128)]),
     // RFC 1918, RFC 6598 (carrier-grade NAT, also used by some VPC setups),
     // IPv6 unique-local (RFC 4193) and link-local.
-    ("private", &["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7", "fe80::/10"]),
+    (
+        "private",
+        &[
+            v4([10, 0, 0, 0], 8),
+            v4([172, 16, 0, 0], 12),
+            v4([192, 168, 0, 0], 16),
+            v4([100, 64, 0, 0], 10),
+            v6([0xfc00, 0, 0, 0, 0, 0, 0, 0], 7),
+            v6([0xfe80, 0, 0, 0, 0, 0, 0, 0], 10),
+        ],
+    ),
     // Docker's default address pools (bridge 172.17.0.0/16, user networks such
     // as kind's from 172.18.0.0/16 upwards within 172.16.0.0/12) and the IPv6
     // ULA prefix kind gives its `kind` network.
-    ("kind", &["172.16.0.0/12", "fc00:f853:ccd:e793::/64"]),
+    ("kind", &[v4([172, 16, 0, 0], 12), v6([0xfc00, 0xf853, 0xccd, 0xe793, 0, 0, 0, 0], 64)]),
     // Published Cloudflare edge ranges, see CLOUDFLARE_RANGES_DATE.
     (
         "cloudflare",
         &[
-            "173.245.48.0/20",
-            "103.21.244.0/22",
-            "103.22.200.0/22",
-            "103.31.4.0/22",
-            "141.101.64.0/18",
-            "108.162.192.0/18",
-            "190.93.240.0/20",
-            "188.114.96.0/20",
-            "197.234.240.0/22",
-            "198.41.128.0/17",
-            "162.158.0.0/15",
-            "104.16.0.0/13",
-            "104.24.0.0/14",
-            "172.64.0.0/13",
-            "131.0.72.0/22",
-            "2400:cb00::/32",
-            "2606:4700::/32",
-            "2803:f800::/32",
-            "2405:b500::/32",
-            "2405:8100::/32",
-            "2a06:98c0::/29",
-            "2c0f:f248::/32",
+            v4([173, 245, 48, 0], 20),
+            v4([103, 21, 244, 0], 22),
+            v4([103, 22, 200, 0], 22),
+            v4([103, 31, 4, 0], 22),
+            v4([141, 101, 64, 0], 18),
+            v4([108, 162, 192, 0], 18),
+            v4([190, 93, 240, 0], 20),
+            v4([188, 114, 96, 0], 20),
+            v4([197, 234, 240, 0], 22),
+            v4([198, 41, 128, 0], 17),
+            v4([162, 158, 0, 0], 15),
+            v4([104, 16, 0, 0], 13),
+            v4([104, 24, 0, 0], 14),
+            v4([172, 64, 0, 0], 13),
+            v4([131, 0, 72, 0], 22),
+            v6([0x2400, 0xcb00, 0, 0, 0, 0, 0, 0], 32),
+            v6([0x2606, 0x4700, 0, 0, 0, 0, 0, 0], 32),
+            v6([0x2803, 0xf800, 0, 0, 0, 0, 0, 0], 32),
+            v6([0x2405, 0xb500, 0, 0, 0, 0, 0, 0], 32),
+            v6([0x2405, 0x8100, 0, 0, 0, 0, 0, 0], 32),
+            v6([0x2a06, 0x98c0, 0, 0, 0, 0, 0, 0], 29),
+            v6([0x2c0f, 0xf248, 0, 0, 0, 0, 0, 0], 32),
         ],
     ),
 ];
+
+/// An IPv4 network constant (a prefix over 32 fails the build).
+const fn v4([a, b, c, d]: [u8; 4], prefix: u8) -> IpNet {
+    IpNet::V4(Ipv4Net::new_assert(Ipv4Addr::new(a, b, c, d), prefix))
+}
+
+/// An IPv6 network constant (a prefix over 128 fails the build).
+const fn v6([a, b, c, d, e, f, g, h]: [u16; 8], prefix: u8) -> IpNet {
+    IpNet::V6(Ipv6Net::new_assert(Ipv6Addr::new(a, b, c, d, e, f, g, h), prefix))
+}
 
 /// Why one `trustedProxies` entry was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -105,7 +127,7 @@ impl TrustedProxies {
         for (i, entry) in entries.into_iter().enumerate() {
             let entry = entry.as_ref().trim();
             if let Some((_, cidrs)) = PRESETS.iter().find(|(name, _)| name.eq_ignore_ascii_case(entry)) {
-                nets.extend(cidrs.iter().map(|c| c.parse::<IpNet>().expect("presets are valid CIDRs")));
+                nets.extend_from_slice(cidrs);
                 continue;
             }
             let net = parse_net(entry).ok_or_else(|| (i, TrustError::Unparsable(entry.to_string())))?;
@@ -155,25 +177,37 @@ impl TrustedProxies {
 /// IPv4 ranges no Internet client comes from (RFC 6890: "this network",
 /// private, CGNAT, loopback, link-local, multicast, reserved). Built as
 /// constants, not parsed: every wasm instance's init runs the check below.
-const NON_PUBLIC_V4: [Ipv4Net; 9] = [
-    Ipv4Net::new_assert(Ipv4Addr::new(0, 0, 0, 0), 8),
-    Ipv4Net::new_assert(Ipv4Addr::new(10, 0, 0, 0), 8),
-    Ipv4Net::new_assert(Ipv4Addr::new(100, 64, 0, 0), 10),
-    Ipv4Net::new_assert(Ipv4Addr::new(127, 0, 0, 0), 8),
-    Ipv4Net::new_assert(Ipv4Addr::new(169, 254, 0, 0), 16),
-    Ipv4Net::new_assert(Ipv4Addr::new(172, 16, 0, 0), 12),
-    Ipv4Net::new_assert(Ipv4Addr::new(192, 168, 0, 0), 16),
-    Ipv4Net::new_assert(Ipv4Addr::new(224, 0, 0, 0), 4),
-    Ipv4Net::new_assert(Ipv4Addr::new(240, 0, 0, 0), 4),
+const NON_PUBLIC_V4: [IpNet; 9] = [
+    v4([0, 0, 0, 0], 8),
+    v4([10, 0, 0, 0], 8),
+    v4([100, 64, 0, 0], 10),
+    v4([127, 0, 0, 0], 8),
+    v4([169, 254, 0, 0], 16),
+    v4([172, 16, 0, 0], 12),
+    v4([192, 168, 0, 0], 16),
+    v4([224, 0, 0, 0], 4),
+    v4([240, 0, 0, 0], 4),
 ];
 
 /// IPv6 global unicast, `2000::/3`.
-const GLOBAL_V6: IpNet = IpNet::V6(Ipv6Net::new_assert(Ipv6Addr::new(0x2000, 0, 0, 0, 0, 0, 0, 0), 3));
+const GLOBAL_V6: IpNet = v6([0x2000, 0, 0, 0, 0, 0, 0, 0], 3);
 
 /// Whether `nets` cover all of IPv4 or IPv6, or more than half of the
 /// public IPv4 space or of IPv6 global unicast (`2000::/3`): e.g.
 /// `0.0.0.0/1` + `128.0.0.0/2` + `192.0.0.0/3`, or `2000::/3`.
 fn trusts_most_of_the_internet(nets: &[IpNet]) -> bool {
+    let public_v4 = (1u128 << 32) - NON_PUBLIC_V4.iter().map(size).sum::<u128>();
+    // Merged, the networks cover at most the sum of their sizes, and all of a
+    // family only if that sum reaches it: a list below both halves (every
+    // real one) needs no merging, which cost each wasm instance's init most
+    // of what building the list did (issue #14).
+    let sum = |v4: bool| {
+        let family = nets.iter().filter(|n| n.addr().is_ipv4() == v4);
+        family.map(size).fold(0, u128::saturating_add)
+    };
+    if sum(true) <= public_v4 / 2 && sum(false) <= size(&GLOBAL_V6) / 2 {
+        return false;
+    }
     let merged = IpNet::aggregate(&nets.to_vec());
     if merged.iter().any(|n| n.prefix_len() == 0) {
         return true;
@@ -188,12 +222,10 @@ fn trusts_most_of_the_internet(nets: &[IpNet]) -> bool {
             0
         }
     };
-    let non_public = NON_PUBLIC_V4.map(IpNet::V4);
-    let public_v4 = (1u128 << 32) - non_public.iter().map(size).sum::<u128>();
     let covered_v4: u128 = merged
         .iter()
         .filter(|n| n.addr().is_ipv4())
-        .map(|n| size(n) - non_public.iter().map(|s| overlap(n, s)).sum::<u128>())
+        .map(|n| size(n) - NON_PUBLIC_V4.iter().map(|s| overlap(n, s)).sum::<u128>())
         .sum();
     let covered_v6: u128 = merged.iter().map(|n| overlap(n, &GLOBAL_V6)).sum();
     covered_v4 > public_v4 / 2 || covered_v6 > size(&GLOBAL_V6) / 2
@@ -267,6 +299,31 @@ mod tests {
         for (desc, entries, addr, want) in cases {
             let trusted = TrustedProxies::new(*entries, false).unwrap();
             assert_eq!(trusted.contains(ip(addr)), *want, "{desc}: {entries:?} contains {addr}");
+        }
+    }
+
+    #[test]
+    fn presets_are_their_cidrs() {
+        let text: &[(&str, &str)] = &[
+            ("loopback", "127.0.0.0/8 ::1/128"),
+            ("private", "10.0.0.0/8 172.16.0.0/12 192.168.0.0/16 100.64.0.0/10 fc00::/7 fe80::/10"),
+            ("kind", "172.16.0.0/12 fc00:f853:ccd:e793::/64"),
+            (
+                "cloudflare",
+                "173.245.48.0/20 103.21.244.0/22 103.22.200.0/22 103.31.4.0/22 141.101.64.0/18 \
+                 108.162.192.0/18 190.93.240.0/20 188.114.96.0/20 197.234.240.0/22 198.41.128.0/17 \
+                 162.158.0.0/15 104.16.0.0/13 104.24.0.0/14 172.64.0.0/13 131.0.72.0/22 2400:cb00::/32 \
+                 2606:4700::/32 2803:f800::/32 2405:b500::/32 2405:8100::/32 2a06:98c0::/29 2c0f:f248::/32",
+            ),
+        ];
+        assert_eq!(PRESETS.len(), text.len());
+        for ((name, nets), (want_name, want)) in PRESETS.iter().zip(text) {
+            let got: Vec<String> = nets.iter().map(|n| n.to_string()).collect();
+            assert_eq!(
+                (*name, got.join(" ")),
+                (*want_name, want.split_whitespace().collect::<Vec<_>>().join(" "))
+            );
+            assert!(nets.iter().all(|n| n.trunc() == *n), "{name}: host bits set");
         }
     }
 

@@ -136,47 +136,47 @@ pub struct GeoHeaderNames {
 impl Default for GeoHeaderNames {
     fn default() -> Self {
         // The conventional names of the fields on by default; every opt-in field off.
-        let on = Self::conventional();
+        let [country, _, _, region, _, city, _, _, _, _, _, asn, asn_org] =
+            Self::CONVENTIONAL.map(|(_, name)| name);
         let off = String::new;
         Self {
-            country: on.country,
+            country: country.into(),
             country_name: off(),
             continent: off(),
-            region: on.region,
+            region: region.into(),
             region_name: off(),
-            city: on.city,
+            city: city.into(),
             postal_code: off(),
             latitude: off(),
             longitude: off(),
             accuracy_radius: off(),
             time_zone: off(),
-            asn: on.asn,
-            asn_org: on.asn_org,
+            asn: asn.into(),
+            asn_org: asn_org.into(),
         }
     }
 }
 
 impl GeoHeaderNames {
-    /// Every field under its usual name (`X-Geo-Country-Name`, ...): what the
-    /// docs suggest for opt-in fields, and what EdgeGuard strips from clients
-    /// whether or not it sets them.
-    pub fn conventional() -> Self {
-        Self {
-            country: "X-Geo-Country".into(),
-            country_name: "X-Geo-Country-Name".into(),
-            continent: "X-Geo-Continent".into(),
-            region: "X-Geo-Region".into(),
-            region_name: "X-Geo-Region-Name".into(),
-            city: "X-Geo-City".into(),
-            postal_code: "X-Geo-Postal-Code".into(),
-            latitude: "X-Geo-Latitude".into(),
-            longitude: "X-Geo-Longitude".into(),
-            accuracy_radius: "X-Geo-Accuracy-Radius".into(),
-            time_zone: "X-Geo-Time-Zone".into(),
-            asn: "X-Geo-ASN".into(),
-            asn_org: "X-Geo-ASN-Org".into(),
-        }
-    }
+    /// `(config field, usual name)` of every field, as [`GeoHeaderNames::fields`]
+    /// lists them: what the docs suggest for opt-in fields, and what EdgeGuard
+    /// strips from clients whether or not it sets them. Constants, not
+    /// `String`s: every wasm instance reads them at init (issue #14).
+    pub const CONVENTIONAL: [(&'static str, &'static str); 13] = [
+        ("country", "X-Geo-Country"),
+        ("countryName", "X-Geo-Country-Name"),
+        ("continent", "X-Geo-Continent"),
+        ("region", "X-Geo-Region"),
+        ("regionName", "X-Geo-Region-Name"),
+        ("city", "X-Geo-City"),
+        ("postalCode", "X-Geo-Postal-Code"),
+        ("latitude", "X-Geo-Latitude"),
+        ("longitude", "X-Geo-Longitude"),
+        ("accuracyRadius", "X-Geo-Accuracy-Radius"),
+        ("timeZone", "X-Geo-Time-Zone"),
+        ("asn", "X-Geo-ASN"),
+        ("asnOrg", "X-Geo-ASN-Org"),
+    ];
 
     /// `(config field, header name)` for every field, in output order.
     pub fn fields(&self) -> [(&'static str, &str); 13] {
@@ -221,5 +221,7 @@ mod tests {
             ("asnOrg", "X-Geo-ASN-Org"),
         ];
         assert_eq!(GeoHeaderNames::default().fields(), want);
+        // The table lists the fields in the same order.
+        assert_eq!(want.map(|(field, _)| field), GeoHeaderNames::CONVENTIONAL.map(|(field, _)| field));
     }
 }

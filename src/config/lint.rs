@@ -150,8 +150,8 @@ fn maintenance(out: &mut Vec<Warning>, m: &MaintenanceConfig, now: SystemTime) {
 }
 
 fn geo(out: &mut Vec<Warning>, g: &GeoConfig) {
-    let d = GeoConfig::default();
     if g.database.trim().is_empty() && g.asn_database.trim().is_empty() {
+        let d = GeoConfig::default();
         let set = set_fields(&[
             ("language", g.language != d.language),
             ("encoding", g.encoding != d.encoding),

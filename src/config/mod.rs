@@ -35,24 +35,27 @@ pub use signing::SigningConfig;
 /// The whole EdgeGuard configuration.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+// Defaults per section, not for the whole struct: a section given is not
+// also built as a default and dropped (every wasm instance decodes this at
+// init, issue #14). The same values, as `Default` is derived.
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Config {
     /// How the client IP is resolved and passed upstream.
-    #[serde(deserialize_with = "lenient::or_empty")]
+    #[serde(default, deserialize_with = "lenient::or_empty")]
     pub client_ip: ClientIpConfig,
     /// Geolocation headers from a MaxMind database.
-    #[serde(deserialize_with = "lenient::or_empty")]
+    #[serde(default, deserialize_with = "lenient::or_empty")]
     pub geo: GeoConfig,
     /// Maintenance mode: a 503 page switched by config, a flag file or a time window.
-    #[serde(deserialize_with = "lenient::or_empty")]
+    #[serde(default, deserialize_with = "lenient::or_empty")]
     pub maintenance: MaintenanceConfig,
     /// Signed identity headers: an HMAC backends verify to trust client IP and geo.
-    #[serde(deserialize_with = "lenient::or_empty")]
+    #[serde(default, deserialize_with = "lenient::or_empty")]
     pub signing: SigningConfig,
     /// Listener, upstream and timeouts of the native sidecar (`edgeguard serve`).
     /// Only the sidecar reads it; the Traefik plugin (wasm32 build) refuses it.
     #[cfg(not(target_arch = "wasm32"))]
-    #[serde(deserialize_with = "lenient::or_empty")]
+    #[serde(default, deserialize_with = "lenient::or_empty")]
     pub server: ServerConfig,
 }
 

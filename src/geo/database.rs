@@ -13,19 +13,30 @@
 //! next good file is picked up by all of them the same way.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use crate::log::{Level, Log};
 use crate::mmdb::{FileSource, MmdbError, Reader};
 
-/// An open database with its `dbInfoHeader` text, computed once per open.
+/// An open database with its `dbInfoHeader` text, computed once per open
+/// when first asked for: `dbInfoHeader` is off by default, and formatting the
+/// date cost every wasm instance's init more than reading the metadata (issue #14).
 #[derive(Debug)]
 pub struct OpenDb {
     /// The reader.
     pub reader: Reader<FileSource>,
+    info: OnceLock<String>,
+}
+
+impl OpenDb {
     /// `<database type>; build=<RFC 3339 build date>`.
-    pub info: String,
+    pub fn info(&self) -> &str {
+        self.info.get_or_init(|| {
+            let meta = self.reader.metadata();
+            format!("{}; build={}", meta.database_type, build_date(meta.build_epoch))
+        })
+    }
 }
 
 /// A shared open database.
@@ -64,9 +75,7 @@ fn version(path: &Path) -> std::io::Result<Version> {
 
 fn open(path: &Path, page_cache: usize) -> Result<Db, MmdbError> {
     let reader = Reader::new(FileSource::open(path, page_cache)?)?;
-    let meta = reader.metadata();
-    let info = format!("{}; build={}", meta.database_type, build_date(meta.build_epoch));
-    Ok(Arc::new(OpenDb { reader, info }))
+    Ok(Arc::new(OpenDb { reader, info: OnceLock::new() }))
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ` for a database's `build_epoch`.

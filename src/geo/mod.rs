@@ -208,12 +208,10 @@ impl GeoStage {
     /// Every geo header name, configured or conventional, and `dbInfoHeader`
     /// (configured or the default `X-Geo-DB`), whether this config sets it
     /// or not: only EdgeGuard sets them, so a client-sent copy never passes.
-    pub fn managed_names(cfg: &GeoConfig) -> Vec<String> {
-        let defaults = GeoHeaderNames::conventional();
-        let mut names: Vec<String> = cfg.headers.fields().iter().map(|(_, n)| n.to_string()).collect();
-        names.extend(defaults.fields().iter().map(|(_, n)| n.to_string()));
-        names.extend([cfg.db_info_header.clone(), crate::headers::X_GEO_DB.to_string()]);
-        names
+    pub fn managed_names(cfg: &GeoConfig) -> impl Iterator<Item = &str> {
+        let configured = cfg.headers.fields().into_iter().map(|(_, name)| name);
+        let conventional = GeoHeaderNames::CONVENTIONAL.into_iter().map(|(_, name)| name);
+        configured.chain(conventional).chain([cfg.db_info_header.as_str(), crate::headers::X_GEO_DB])
     }
 
     /// Looks `client` up and appends the geo headers. `now` drives the
@@ -236,7 +234,7 @@ impl GeoStage {
                 continue;
             };
             if self.db_info_header.is_some() {
-                info.push(db.info.clone());
+                info.push(db.info().to_string());
             }
             let Some(ip) = client else { continue };
             match self.lookup(source, &db, generation, ip) {

@@ -268,7 +268,10 @@ impl<'s, S: ByteSource + ?Sized> Cursor<'s, S> {
             let from = usize::try_from(pos.checked_sub(w.start)?).ok()?;
             w.buf.get(..w.len)?.get(from).copied()
         });
-        match hit {
+        // Then the head, which lies inside the section: the metadata is all
+        // head, and each of its bytes through `take_slow` cost every wasm
+        // instance's init (issue #14).
+        match hit.or_else(|| usize::try_from(pos).ok().and_then(|p| self.head.get(p).copied())) {
             Some(b) => {
                 self.pos = pos + 1;
                 Ok(b)
@@ -468,15 +471,17 @@ impl<'s, S: ByteSource + ?Sized> Cursor<'s, S> {
         self.bytes_left = self.bytes_left.checked_sub(n).ok_or_else(|| {
             MmdbError::limit(at, format_args!("more than {MAX_DECODED_BYTES} bytes of strings decoded"))
         })?;
-        let mut buf = vec![0; n];
-        if n <= WINDOW {
-            buf.copy_from_slice(self.take(n)?);
+        let buf = if n <= WINDOW {
+            // Copied, not zeroed first (memset is a loop in wasm).
+            self.take(n)?.to_vec()
         } else {
+            let mut buf = vec![0; n];
             let start = self.pos;
             let end = self.end_of(header.value.into())?;
             self.src.read_exact_at(self.file_offset(start), &mut buf)?;
             self.pos = end;
-        }
+            buf
+        };
         let s = String::from_utf8(buf)
             .map_err(|_| MmdbError::corrupt(at, format_args!("`{what}` is not valid utf-8")))?;
         self.finish(resume);

@@ -3,10 +3,8 @@
 //!
 //! Format: <https://maxmind.github.io/MaxMind-DB/#database-metadata>.
 
-use std::collections::BTreeMap;
-
 use super::MmdbError;
-use super::decoder::{Cursor, TYPE_ARRAY, TYPE_MAP};
+use super::decoder::{Cursor, TYPE_MAP};
 use super::source::ByteSource;
 
 /// Starts the metadata section; the last occurrence in the file counts.
@@ -16,14 +14,17 @@ pub(crate) const METADATA_MARKER: &[u8; 14] = b"\xAB\xCD\xEFMaxMind.com";
 /// this many bytes of the end.
 const MAX_METADATA_SEARCH: u64 = 128 * 1024;
 
-/// Bytes read per step of the backward marker search. Real metadata is under
-/// 1 KiB, so one 4 KiB read almost always finds it and init stays one read.
-const SEARCH_CHUNK: u64 = 4096;
+/// Bytes read per step of the backward marker search. Real metadata is a
+/// few hundred bytes (GeoLite2-City's: 229), so the first read finds it and
+/// holds all of it: init stays one read, of a buffer every instance fills.
+const SEARCH_CHUNK: u64 = 1024;
 
 /// Bytes between the search tree and the data section (all zero).
 pub(crate) const DATA_SECTION_SEPARATOR: u64 = 16;
 
-/// What the database says about itself.
+/// What the database says about itself: the keys EdgeGuard uses. The
+/// others (`languages`, `description`) are skipped undecoded, as unknown keys
+/// are: decoding their strings cost every wasm instance's init (issue #14).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Metadata {
@@ -37,14 +38,10 @@ pub struct Metadata {
     pub record_size: u16,
     /// Nodes in the search tree.
     pub node_count: u32,
-    /// Languages the database has names in, e.g. `["de", "en", "ja"]`.
-    pub languages: Vec<String>,
     /// Always 2 for the format this reader understands.
     pub binary_format_major_version: u16,
     /// Minor format version; minor versions are backward compatible.
     pub binary_format_minor_version: u16,
-    /// Description per language code.
-    pub description: BTreeMap<String, String>,
 }
 
 /// Offsets derived from validated metadata, cached for the hot path.
@@ -61,10 +58,14 @@ pub(crate) struct Layout {
     pub data_len: u64,
 }
 
-/// The file offset just after the last metadata marker, searching backward
-/// from the end in small chunks (each overlapping the next by the marker
-/// length minus one, so a marker across a chunk boundary is still seen).
-pub(crate) fn find_metadata_start<S: ByteSource + ?Sized>(src: &S) -> Result<u64, MmdbError> {
+/// The file offset just after the last metadata marker, and the bytes from
+/// there to the end of the chunk the marker was found in (the whole section
+/// when it is in the last [`SEARCH_CHUNK`] bytes, as in real databases), so
+/// that decoding it costs no more reads. Searches backward from the end in
+/// small chunks (each overlapping the next by the marker length minus one, so
+/// a marker across a chunk boundary is still seen), read past any page
+/// cache: nothing else reads the file's tail.
+pub(crate) fn find_metadata<S: ByteSource + ?Sized>(src: &S) -> Result<(u64, Vec<u8>), MmdbError> {
     let len = src.len();
     let floor = len.saturating_sub(MAX_METADATA_SEARCH);
     let overlap = METADATA_MARKER.len() as u64 - 1;
@@ -75,17 +76,23 @@ pub(crate) fn find_metadata_start<S: ByteSource + ?Sized>(src: &S) -> Result<u64
         // end - start ≤ SEARCH_CHUNK + overlap, the buffer length.
         let chunk =
             buf.get_mut(..(end - start) as usize).ok_or_else(|| MmdbError::metadata("search chunk"))?;
-        src.read_exact_at(start, chunk)?;
+        src.read_once_at(start, chunk)?;
         // The marker's first byte (0xAB) is rare: compare whole windows only
-        // where it occurs. Comparing every window cost most of a fresh
+        // where memchr finds it. Comparing every window cost most of a fresh
         // instance's init in wasm (issue #14: init is paid per instance).
         let (&first, rest) = METADATA_MARKER.split_first().ok_or_else(|| MmdbError::metadata("marker"))?;
-        let last_start = chunk.len().saturating_sub(METADATA_MARKER.len());
-        let found = (0..=last_start).rev().find(|&i| {
-            chunk.get(i) == Some(&first) && chunk.get(i + 1..i + METADATA_MARKER.len()) == Some(rest)
-        });
-        if let Some(i) = found.filter(|_| chunk.len() >= METADATA_MARKER.len()) {
-            return Ok(start + i as u64 + METADATA_MARKER.len() as u64);
+        let mut candidates = chunk.len().saturating_sub(rest.len());
+        let found = std::iter::from_fn(|| {
+            let i = memchr::memrchr(first, chunk.get(..candidates)?)?;
+            candidates = i;
+            Some(i)
+        })
+        .find(|&i| chunk.get(i + 1..i + METADATA_MARKER.len()) == Some(rest));
+        if let Some(i) = found {
+            let (after, read) = (i + METADATA_MARKER.len(), chunk.len());
+            buf.truncate(read);
+            buf.drain(..after);
+            return Ok((start + after as u64, buf));
         }
         if start == floor {
             break;
@@ -98,21 +105,25 @@ pub(crate) fn find_metadata_start<S: ByteSource + ?Sized>(src: &S) -> Result<u64
     )))
 }
 
-/// Decodes the metadata map that starts at file offset `start`.
-pub(crate) fn read_metadata<S: ByteSource + ?Sized>(src: &S, start: u64) -> Result<Metadata, MmdbError> {
-    const KEYS: [&str; 9] = [
+/// Decodes the metadata map that starts at file offset `start`; `head`
+/// holds the section's first bytes (from [`find_metadata`]), read from
+/// memory instead of `src`.
+pub(crate) fn read_metadata<S: ByteSource + ?Sized>(
+    src: &S,
+    start: u64,
+    head: &[u8],
+) -> Result<Metadata, MmdbError> {
+    const KEYS: [&str; 7] = [
         "database_type",
         "build_epoch",
         "ip_version",
         "record_size",
         "node_count",
-        "languages",
         "binary_format_major_version",
         "binary_format_minor_version",
-        "description",
     ];
     let len = src.len().checked_sub(start).ok_or_else(|| MmdbError::metadata("marker past the end"))?;
-    let mut cur = Cursor::new(src, start, len, 0);
+    let mut cur = Cursor::new(src, start, len, 0).with_head(head);
     let mut meta = Metadata::default();
     let mut seen = [false; KEYS.len()];
     let map = cur.enter(TYPE_MAP, "metadata")?;
@@ -136,28 +147,12 @@ pub(crate) fn read_metadata<S: ByteSource + ?Sized>(src: &S, start: u64) -> Resu
             2 => meta.ip_version = cur.uint(what)?,
             3 => meta.record_size = cur.uint(what)?,
             4 => meta.node_count = cur.uint(what)?,
-            5 => {
-                let list = cur.enter(TYPE_ARRAY, what)?;
-                for _ in 0..list.entries {
-                    meta.languages.push(cur.string(what)?);
-                }
-                cur.leave(list);
-            }
-            6 => meta.binary_format_major_version = cur.uint(what)?,
-            7 => meta.binary_format_minor_version = cur.uint(what)?,
-            _ => {
-                let entries = cur.enter(TYPE_MAP, what)?;
-                for _ in 0..entries.entries {
-                    let lang = cur.string(what)?;
-                    let text = cur.string(what)?;
-                    meta.description.entry(lang).or_insert(text);
-                }
-                cur.leave(entries);
-            }
+            5 => meta.binary_format_major_version = cur.uint(what)?,
+            _ => meta.binary_format_minor_version = cur.uint(what)?,
         }
     }
     cur.leave(map);
-    for required in [1, 2, 3, 4, 6] {
+    for required in [1, 2, 3, 4, 5] {
         if !seen.get(required).copied().unwrap_or(false) {
             let key = KEYS.get(required).copied().unwrap_or("?");
             return Err(MmdbError::metadata(format!("required key `{key}` is missing")));
@@ -218,8 +213,8 @@ mod tests {
     use crate::mmdb::testutil::{DbBuilder, V, encode, s, with_meta};
 
     fn parse(bytes: &[u8]) -> Result<(Metadata, Layout), MmdbError> {
-        let start = find_metadata_start(bytes)?;
-        let meta = read_metadata(bytes, start)?;
+        let (start, head) = find_metadata(bytes)?;
+        let meta = read_metadata(bytes, start, &head)?;
         let layout = Layout::new(&meta, start - METADATA_MARKER.len() as u64, bytes.len() as u64)?;
         Ok((meta, layout))
     }
@@ -231,8 +226,6 @@ mod tests {
         assert_eq!(meta.database_type, "EdgeGuard-Test");
         assert_eq!(meta.build_epoch, 1_700_000_000);
         assert_eq!((meta.ip_version, meta.record_size, meta.node_count), (6, 28, 1));
-        assert_eq!(meta.languages, ["en", "de"]);
-        assert_eq!(meta.description.get("en").map(String::as_str), Some("unit test database"));
         assert_eq!(
             layout,
             Layout {
@@ -256,7 +249,12 @@ mod tests {
         }
         let cases = [
             Case { desc: "at start", prefix: 0, suffix: 10, want: Ok(14) },
-            Case { desc: "across the first chunk boundary", prefix: 10_000, suffix: 4090, want: Ok(10_014) },
+            Case {
+                desc: "across the first chunk boundary",
+                prefix: 10_000,
+                suffix: SEARCH_CHUNK as usize + 6,
+                want: Ok(10_014),
+            },
             Case { desc: "deep", prefix: 10, suffix: 100_000, want: Ok(24) },
             Case {
                 desc: "beyond 128 KiB",
@@ -269,9 +267,15 @@ mod tests {
             let mut bytes = vec![0u8; c.prefix];
             bytes.extend(METADATA_MARKER);
             bytes.extend(vec![0xAB; c.suffix]);
-            let got = find_metadata_start(bytes.as_slice()).map_err(|e| e.to_string());
+            let got = find_metadata(bytes.as_slice()).map_err(|e| e.to_string());
             match (got, c.want) {
-                (Ok(got), Ok(want)) => assert_eq!(got, want, "case {}", c.desc),
+                (Ok((got, head)), Ok(want)) => {
+                    assert_eq!(got, want, "case {}", c.desc);
+                    // What the search read of the section: all of it from the last chunk.
+                    let section = &bytes[got as usize..];
+                    assert!(section.starts_with(&head), "case {}", c.desc);
+                    assert!(c.suffix > SEARCH_CHUNK as usize || head == section, "case {}", c.desc);
+                }
                 (Err(got), Err(want)) => assert!(got.contains(want), "case {}: {got}", c.desc),
                 (got, want) => panic!("case {}: got {got:?}, want {want:?}", c.desc),
             }
@@ -279,8 +283,8 @@ mod tests {
         // The last marker wins.
         let mut bytes = METADATA_MARKER.to_vec();
         bytes.extend(METADATA_MARKER);
-        assert_eq!(find_metadata_start(bytes.as_slice()).unwrap(), 28);
-        assert!(find_metadata_start(&[][..]).is_err());
+        assert_eq!(find_metadata(bytes.as_slice()).unwrap(), (28, vec![]));
+        assert!(find_metadata(&[][..]).is_err());
     }
 
     #[test]
@@ -334,12 +338,6 @@ mod tests {
                 key: "record_size",
                 value: Some(V::U32(70_000)),
                 want: "value 70000 for `record_size` is out of range",
-            },
-            Case {
-                desc: "languages not an array",
-                key: "languages",
-                value: Some(s("en")),
-                want: "expected array for `languages`",
             },
         ];
         let db = DbBuilder::new(6, 28);

@@ -5,7 +5,7 @@
 //! into every instance was measured at 3.7 GB RSS, and the `maxminddb` crate
 //! needs the whole file as one slice. This reader instead:
 //!
-//! - reads only the metadata when opened (the file's tail, 4 KiB at a time,
+//! - reads only the metadata when opened (the file's tail, 1 KiB at a time,
 //!   at most the last 128 KiB), validates it once, and caches the derived
 //!   offsets;
 //! - reads, per lookup, the tree nodes on the address's path and the one

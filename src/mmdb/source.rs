@@ -37,6 +37,14 @@ pub trait ByteSource {
     /// source (nothing is read then), [`MmdbError::Io`] when the underlying
     /// read fails.
     fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), MmdbError>;
+
+    /// [`ByteSource::read_exact_at`] for bytes read once (the metadata at
+    /// open), past any cache: caching them would only allocate a page, fill
+    /// it, copy out of it and keep it, and each wasm instance pays that at
+    /// init (issue #14). Default: `read_exact_at`.
+    fn read_once_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), MmdbError> {
+        self.read_exact_at(offset, buf)
+    }
 }
 
 impl ByteSource for [u8] {
@@ -73,6 +81,9 @@ impl<T: ByteSource + ?Sized> ByteSource for &T {
     fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), MmdbError> {
         (**self).read_exact_at(offset, buf)
     }
+    fn read_once_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), MmdbError> {
+        (**self).read_once_at(offset, buf)
+    }
 }
 
 impl<T: ByteSource + ?Sized> ByteSource for Arc<T> {
@@ -82,6 +93,9 @@ impl<T: ByteSource + ?Sized> ByteSource for Arc<T> {
 
     fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), MmdbError> {
         (**self).read_exact_at(offset, buf)
+    }
+    fn read_once_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), MmdbError> {
+        (**self).read_once_at(offset, buf)
     }
 }
 
@@ -278,6 +292,14 @@ impl FileSource {
         Ok(slot)
     }
 
+    /// `offset..offset + len` must lie inside the file.
+    fn check_bounds(&self, offset: u64, len: usize) -> Result<(), MmdbError> {
+        match offset.checked_add(len as u64) {
+            Some(end) if end <= self.len => Ok(()),
+            _ => Err(self.out_of_bounds(offset, len)),
+        }
+    }
+
     fn out_of_bounds(&self, offset: u64, len: usize) -> MmdbError {
         MmdbError::OutOfBounds { offset, len, size: self.len }
     }
@@ -309,10 +331,7 @@ impl ByteSource for FileSource {
     }
 
     fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), MmdbError> {
-        match offset.checked_add(buf.len() as u64) {
-            Some(end) if end <= self.len => {}
-            _ => return Err(self.out_of_bounds(offset, buf.len())),
-        }
+        self.check_bounds(offset, buf.len())?;
         let mut cache = self.lock();
         if cache.max_pages == 0 {
             drop(cache);
@@ -334,6 +353,11 @@ impl ByteSource for FileSource {
             done += n;
         }
         Ok(())
+    }
+
+    fn read_once_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), MmdbError> {
+        self.check_bounds(offset, buf.len())?;
+        read_full_at(&self.file, buf, offset)
     }
 }
 
@@ -472,6 +496,13 @@ mod tests {
             let src = FileSource::open(&path, c.cache_bytes).unwrap();
             assert_eq!(src.len(), data.len() as u64, "case {}", c.desc);
             assert_eq!(src.cached_bytes(), 0, "case {}: pages are allocated lazily", c.desc);
+            // Reads past the cache return the same bytes and leave nothing cached.
+            let mut once = vec![0; 2 * PAGE_SIZE];
+            src.read_once_at(100, &mut once).unwrap();
+            assert!(once == data[100..100 + 2 * PAGE_SIZE], "case {}: read once", c.desc);
+            let past = src.read_once_at(data.len() as u64 - 5, &mut [0; 6]);
+            assert!(matches!(past, Err(MmdbError::OutOfBounds { .. })), "case {}: {past:?}", c.desc);
+            assert_eq!(src.cached_bytes(), 0, "case {}: read once, not cached", c.desc);
             // Reads within a page, across page boundaries, the short last page, and repeats.
             let p = PAGE_SIZE;
             let reads =

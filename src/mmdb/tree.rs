@@ -100,8 +100,8 @@ impl<S: ByteSource> Reader<S> {
     /// metadata is unusable (record size, IP version, node count, a search tree
     /// larger than the file), or a read error from `src`.
     pub fn new(src: S) -> Result<Self, MmdbError> {
-        let start = metadata::find_metadata_start(&src)?;
-        let meta = metadata::read_metadata(&src, start)?;
+        let (start, head) = metadata::find_metadata(&src)?;
+        let meta = metadata::read_metadata(&src, start, &head)?;
         let layout = Layout::new(&meta, start - METADATA_MARKER.len() as u64, src.len())?;
         Ok(Self { src, metadata: meta, layout, hot: OnceLock::new(), places: PlaceMemo::default() })
     }
@@ -462,6 +462,8 @@ mod tests {
             db.insert("203.0.114.0/25", &city("C"));
             let bytes = db.build();
             let reader = Reader::new(Counted(bytes.clone(), Default::default())).unwrap();
+            // Issue #14: opening (every instance's init) is one read of the file's tail.
+            assert_eq!(reader.source().1.get(), 1, "v{ip_version}: reads to open");
             let plain = Reader::new(bytes).unwrap();
             let reads = |ip: &str| {
                 let before = reader.source().1.get();
