@@ -200,13 +200,14 @@ const RESERVED: [&str; 9] = [
 /// spelling is an alias EdgeGuard itself removes), and none of the
 /// [`RESERVED`] headers in any spelling.
 pub fn check_output_name(name: &str, allow_empty: bool) -> Result<(), String> {
-    // The usual spelling is a token too: one pass over it (every wasm
-    // instance checks a dozen names at init, issue #14).
-    let plain = name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
-    if !plain || name.is_empty() {
-        check_name(name, allow_empty)?;
+    if name.is_empty() {
+        return check_name(name, allow_empty);
     }
-    if !plain {
+    // The usual spelling is a token too, so it takes one pass (every wasm
+    // instance checks a dozen names at init, issue #14); any other is
+    // refused, as a non-token first.
+    if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        check_name(name, allow_empty)?;
         return Err(format!(
             "`{name}` is an alias spelling (backends read every `_` `.` and other separator as `-`): spell it with `-`"
         ));
@@ -313,5 +314,27 @@ mod tests {
         assert_eq!(check_name("", false), Err("header name is empty".into()));
         assert_eq!(check_name("X Real", false), Err("`X Real` is not a valid header name".into()));
         assert_eq!(check_name("X-Ä", false), Err("`X-Ä` is not a valid header name".into()));
+    }
+
+    #[test]
+    fn output_names() {
+        let cases: &[(&str, bool, Option<&str>)] = &[
+            ("X-Real-IP", false, None),
+            ("", true, None),
+            ("", false, Some("header name is empty")),
+            ("X_Real_IP", false, Some("is an alias spelling")),
+            ("X.Real", true, Some("is an alias spelling")),
+            ("X Real", false, Some("is not a valid header name")),
+            ("X-Ä", false, Some("is not a valid header name")),
+            ("host", false, Some("is `Host`, which EdgeGuard must not overwrite")),
+            ("X-FORWARDED-FOR", false, Some("is `X-Forwarded-For`")),
+        ];
+        for &(name, allow_empty, want) in cases {
+            let got = check_output_name(name, allow_empty);
+            match want {
+                None => assert_eq!(got, Ok(()), "{name:?}"),
+                Some(want) => assert!(got.as_ref().is_err_and(|e| e.contains(want)), "{name:?}: {got:?}"),
+            }
+        }
     }
 }

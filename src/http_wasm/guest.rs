@@ -133,8 +133,9 @@ struct RequestHost<'a> {
 impl Host for RequestHost<'_> {
     fn source_addr(&self) -> Vec<u8> {
         // Read like the others, into the scratch buffer: the crate's own read
-        // copies it twice, and it is read on every request. An address is
-        // under 64 bytes (`[v6%zone]:port`); anything longer is no peer.
+        // copies it twice, and it is read on every request. Real addresses
+        // are under 64 bytes (`[v6%zone]:port`); one over MAX_PEER_BYTES is
+        // read as empty, an unparsable peer: untrusted, client unknown.
         let mut out = Vec::new();
         // SAFETY: the host writes at most `buf_limit` bytes at `buf`.
         let read = |buf, cap| Sized {
