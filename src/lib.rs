@@ -33,7 +33,7 @@ pub mod mmdb;
 pub mod pipeline;
 pub mod request;
 pub mod resolve;
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(all(feature = "sidecar", not(target_arch = "wasm32")))]
 pub mod sidecar;
 pub mod signing;
 pub mod trust;

@@ -18,7 +18,7 @@ pub mod schema;
 #[cfg(not(target_arch = "wasm32"))]
 mod server;
 mod signing;
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(all(feature = "yaml", not(target_arch = "wasm32")))]
 pub mod source;
 pub mod units;
 

@@ -163,11 +163,16 @@ pub fn check_catalog_zip(bytes: &[u8]) -> Result<CatalogZip> {
 }
 
 /// The `plugin.wasm` bytes in the ConfigMap manifest's `binaryData`.
-fn configmap_wasm(yaml: &str) -> Result<Vec<u8>> {
-    let b64 = yaml
-        .lines()
-        .find_map(|l| l.strip_prefix("  plugin.wasm: "))
-        .context("the ConfigMap has no binaryData plugin.wasm")?;
+pub fn configmap_wasm(yaml: &str) -> Result<Vec<u8>> {
+    #[derive(serde::Deserialize)]
+    struct ConfigMap {
+        #[serde(rename = "binaryData")]
+        binary_data: std::collections::BTreeMap<String, String>,
+    }
+    let manifest: ConfigMap =
+        serde_norway::from_str(yaml).context("the ConfigMap manifest is not a ConfigMap")?;
+    let b64 =
+        manifest.binary_data.get("plugin.wasm").context("the ConfigMap has no binaryData plugin.wasm")?;
     BASE64.decode(b64.trim()).context("the ConfigMap's plugin.wasm is not base64")
 }
 
@@ -271,44 +276,21 @@ impl ElfLinkage {
     }
 }
 
-/// Reads the program headers of a 64-bit little-endian ELF file.
+/// Reads the program headers of a 64-bit ELF file.
 pub fn elf_linkage(elf: &[u8]) -> Result<ElfLinkage> {
-    const PT_DYNAMIC: u32 = 2;
-    const PT_INTERP: u32 = 3;
-    const DT_NULL: u64 = 0;
-    const DT_NEEDED: u64 = 1;
-    ensure!(elf.starts_with(b"\x7fELF"), "not an ELF file");
-    ensure!(elf.get(4..6) == Some(&[2, 1][..]), "not a 64-bit little-endian ELF file");
-    let bytes = |at: usize, n: usize| elf.get(at..at + n).context("truncated ELF file");
-    let u16_at = |at| bytes(at, 2).map(|b| u16::from_le_bytes(b.try_into().expect("2 bytes")));
-    let u32_at = |at| bytes(at, 4).map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")));
-    let u64_at = |at| bytes(at, 8).map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")));
-    let size = |v: u64| usize::try_from(v).context("ELF offset out of range");
+    use object::elf::{DT_NEEDED, DT_NULL, FileHeader64};
+    use object::read::elf::{Dyn as _, FileHeader as _, ProgramHeader as _};
 
-    let phoff = size(u64_at(0x20)?)?;
-    let phentsize = usize::from(u16_at(0x36)?);
-    let phnum = usize::from(u16_at(0x38)?);
-    ensure!(phnum == 0 || phentsize >= 56, "ELF program header entries of {phentsize} bytes");
+    let header = FileHeader64::<object::Endianness>::parse(elf).context("not a 64-bit ELF file")?;
+    let endian = header.endian()?;
     let mut linkage = ElfLinkage { interpreter: None, needed: 0 };
-    for i in 0..phnum {
-        let ph = phoff + i * phentsize;
-        let (offset, filesz) = (size(u64_at(ph + 8)?)?, size(u64_at(ph + 32)?)?);
-        match u32_at(ph)? {
-            PT_INTERP => {
-                let path = bytes(offset, filesz)?;
-                let path = path.split(|&b| b == 0).next().unwrap_or_default();
-                linkage.interpreter = Some(String::from_utf8_lossy(path).into_owned());
-            }
-            PT_DYNAMIC => {
-                for entry in (offset..offset + filesz).step_by(16) {
-                    match u64_at(entry)? {
-                        DT_NULL => break,
-                        DT_NEEDED => linkage.needed += 1,
-                        _ => {}
-                    }
-                }
-            }
-            _ => {}
+    for segment in header.program_headers(endian, elf)? {
+        if let Some(path) = segment.interpreter(endian, elf)? {
+            linkage.interpreter = Some(String::from_utf8_lossy(path).into_owned());
+        }
+        if let Some(entries) = segment.dynamic(endian, elf)? {
+            let tags = entries.iter().map(|entry| entry.d_tag(endian)).take_while(|&tag| tag != DT_NULL);
+            linkage.needed += tags.filter(|&tag| tag == DT_NEEDED).count();
         }
     }
     Ok(linkage)
@@ -490,7 +472,7 @@ mod tests {
     /// A minimal ELF64 LE image: header, program headers, then their payloads.
     fn elf(segments: &[(u32, Vec<u8>)]) -> Vec<u8> {
         let mut out = vec![0u8; 64];
-        out[..6].copy_from_slice(b"\x7fELF\x02\x01");
+        out[..7].copy_from_slice(b"\x7fELF\x02\x01\x01"); // ELF64, little-endian, version 1
         out[0x20..0x28].copy_from_slice(&64u64.to_le_bytes());
         out[0x36..0x38].copy_from_slice(&56u16.to_le_bytes());
         out[0x38..0x3a].copy_from_slice(&(segments.len() as u16).to_le_bytes());

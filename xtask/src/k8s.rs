@@ -142,9 +142,9 @@ mod tests {
         let yaml = plugin_configmap_yaml(&dir).unwrap();
         assert!(yaml.len() < CONFIGMAP_LIMIT, "{} bytes", yaml.len());
         assert!(yaml.contains("\n  name: edgeguard-plugin\n  namespace: traefik\n"), "{}", &yaml[..800]);
-        let wasm_b64 = yaml.lines().find_map(|l| l.strip_prefix("  plugin.wasm: ")).unwrap();
-        assert_eq!(BASE64.decode(wasm_b64).unwrap().len(), 440 * 1024);
-        assert!(yaml.lines().any(|l| l.starts_with("  .traefik.yml: ")));
+        assert_eq!(crate::dist::configmap_wasm(&yaml).unwrap().len(), 440 * 1024);
+        let manifest: serde_norway::Value = serde_norway::from_str(&yaml).unwrap();
+        assert!(manifest["binaryData"][".traefik.yml"].is_string(), "{}", &yaml[..800]);
     }
 
     #[test]

@@ -44,6 +44,18 @@ pub fn run(root: &Path, traefik_version: &str) -> Result<()> {
         &[],
     )?;
 
+    step("the library without default features (for a service calling signing::verify)");
+    let core = ["-p", "edgeguard", "--no-default-features"];
+    cmd::run(
+        root,
+        "cargo",
+        &[&["clippy", "--quiet", "--lib"][..], &core, &["--", "-D", "warnings"]].concat(),
+        &[],
+    )?;
+    let tree = [&["tree", "--edges", "normal", "--prefix", "none"][..], &core].concat();
+    let tree = cmd::output(root, "cargo", &tree)?;
+    front_end_dependencies(&tree)?;
+
     step("config schema and reference are current (cargo xtask schema regenerates them)");
     cmd::run(root, "cargo", &["test", "--quiet", "--features", "schema", "--test", "config_schema"], &[])?;
 
@@ -94,4 +106,36 @@ pub fn run(root: &Path, traefik_version: &str) -> Result<()> {
 
     println!("\nall checks passed in {:.0?}", started.elapsed());
     Ok(())
+}
+
+/// The crates only the native front-ends (sidecar, CLI, YAML files) need:
+/// none of them may reach a library user who turned the default features off.
+const FRONT_END_ONLY: [&str; 8] =
+    ["tokio", "hyper", "hyper-util", "clap", "prometheus-client", "tracing", "serde_norway", "mimalloc"];
+
+/// Fails if `cargo tree --prefix none` output names a [`FRONT_END_ONLY`] crate.
+fn front_end_dependencies(tree: &str) -> Result<()> {
+    let found: Vec<&str> = tree
+        .lines()
+        .filter_map(|line| line.split(' ').next())
+        .filter(|name| FRONT_END_ONLY.contains(name))
+        .collect();
+    anyhow::ensure!(
+        found.is_empty(),
+        "edgeguard with default-features = false depends on {found:?}: gate them behind a feature in Cargo.toml"
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn front_end_crates_in_the_core_tree_are_refused() {
+        assert!(front_end_dependencies("edgeguard v0.1.0 (/src)\nhmac v0.13.0\nserde v1.0.229\n").is_ok());
+        let err =
+            front_end_dependencies("edgeguard v0.1.0 (/src)\ntokio v1.48.0\nclap v4.5.0\n").unwrap_err();
+        assert!(err.to_string().contains(r#"["tokio", "clap"]"#), "{err}");
+    }
 }
