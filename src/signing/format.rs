@@ -272,10 +272,7 @@ pub(crate) fn is_key_id(kid: &str) -> bool {
 
 /// A lower-case RFC 9110 token, as header names appear in `h=`.
 fn is_lower_token(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"!#$%&'*+-.^_`|~".contains(&b))
+    crate::headers::is_token(name.as_bytes()) && !name.bytes().any(|b| b.is_ascii_uppercase())
 }
 
 /// A header value split into its fields.

@@ -86,26 +86,11 @@ impl SigningStage {
 }
 
 #[cfg(test)]
-pub(crate) mod testutil {
-    /// Sets an environment variable for a test.
-    pub(crate) fn set_env(name: &str, value: &str) {
-        // SAFETY: std serialises its own environment reads and writes with a
-        // lock, and nothing in these tests reads the environment through libc
-        // directly. Every test uses its own variable name, so tests running in
-        // parallel never observe each other's values.
-        unsafe { std::env::set_var(name, value) };
-    }
-
-    /// A 32-byte key.
-    pub(crate) const KEY: &str = "0123456789abcdef0123456789abcdef";
-}
-
-#[cfg(test)]
 mod tests {
     use std::time::{Duration, UNIX_EPOCH};
 
-    use super::testutil::{KEY, set_env};
     use super::*;
+    use crate::testutil::{KEY, set_env};
     use crate::{Decision, OwnedRequest, Pipeline};
 
     fn forwarded(pipeline: &Pipeline, req: &OwnedRequest) -> OwnedRequest {
