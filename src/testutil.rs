@@ -11,3 +11,8 @@ pub(crate) fn set_env(name: &str, value: &str) {
 
 /// A 32-byte key.
 pub(crate) const KEY: &str = "0123456789abcdef0123456789abcdef";
+
+/// `secs` after the Unix epoch.
+pub(crate) fn at(secs: u64) -> std::time::SystemTime {
+    std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs)
+}

@@ -73,7 +73,7 @@ mod tests {
         let write = |content: &str, secs| {
             std::fs::write(&path, content).unwrap();
             let file = std::fs::File::options().write(true).open(&path).unwrap();
-            file.set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(secs)).unwrap();
+            file.set_modified(crate::testutil::at(secs)).unwrap();
         };
         let mut watch = WatchedFile::new(Duration::ZERO);
         assert!(watch.changed(&path).is_err(), "missing");

@@ -351,20 +351,14 @@ fn explicit_headers(s: &SigningConfig, settable: &[&str]) -> Result<Vec<String>,
 
 #[cfg(test)]
 mod tests {
-    use std::time::UNIX_EPOCH;
-
     use super::*;
     use crate::request::OwnedRequest;
-    use crate::testutil::{KEY, set_env};
+    use crate::testutil::{KEY, at, set_env};
 
     const GEO: &str = r#""geo": {"database": "/nonexistent/City.mmdb", "dbInfoHeader": "X-Geo-DB"}"#;
 
     fn signer(doc: &str) -> Result<Option<Signer>, ConfigError> {
         Signer::new(&Config::from_json(doc.as_bytes()).unwrap())
-    }
-
-    fn at(secs: u64) -> SystemTime {
-        UNIX_EPOCH + Duration::from_secs(secs)
     }
 
     #[test]
