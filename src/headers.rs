@@ -224,8 +224,12 @@ pub fn check_name(name: &str, allow_empty: bool) -> Result<(), String> {
     if name.is_empty() {
         return if allow_empty { Ok(()) } else { Err("header name is empty".into()) };
     }
-    let tchar = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
-    if name.bytes().all(tchar) { Ok(()) } else { Err(format!("`{name}` is not a valid header name")) }
+    if is_token(name.as_bytes()) { Ok(()) } else { Err(format!("`{name}` is not a valid header name")) }
+}
+
+/// An RFC 9110 token (§5.6.2): a header name, a media type's type or subtype.
+pub(crate) fn is_token(s: &[u8]) -> bool {
+    !s.is_empty() && s.iter().all(|&b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 #[cfg(test)]

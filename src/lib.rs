@@ -33,10 +33,15 @@ pub mod mmdb;
 pub mod pipeline;
 pub mod request;
 pub mod resolve;
+mod secret;
 #[cfg(all(feature = "sidecar", not(target_arch = "wasm32")))]
 pub mod sidecar;
 pub mod signing;
+mod sync;
+#[cfg(test)]
+mod testutil;
 pub mod trust;
+mod watch;
 
 pub use config::Config;
 pub use error::ConfigError;

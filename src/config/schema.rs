@@ -105,8 +105,8 @@ pub fn markdown() -> String {
         };
         out.push_str(&format!("\n## `{name}`\n\n{}\n\n{reader}\n\n", text(section)));
         out.push_str("| option | type | default | description |\n|---|---|---|---|\n");
-        rows(&schema, resolve(&schema, section), name, &mut out);
-        let example = serde_json::json!({ name: defaults(&schema, resolve(&schema, section)) });
+        rows(&schema, referenced(&schema, section), name, &mut out);
+        let example = serde_json::json!({ name: defaults(&schema, referenced(&schema, section)) });
         let target = if name == "server" { "the sidecar's config file" } else { "a plugin block" };
         out.push_str(&format!(
             "\nExample with every default spelled out (JSON is YAML, so this pastes into {target}):\n\n```yaml\n{}\n```\n",
@@ -120,7 +120,7 @@ pub fn markdown() -> String {
 fn defaults(schema: &Value, object: &Value) -> Value {
     let mut map = serde_json::Map::new();
     for (key, prop) in object["properties"].as_object().into_iter().flatten() {
-        let target = resolve(schema, prop);
+        let target = referenced(schema, prop);
         let value = match prop.get("default") {
             Some(d) if !d.is_object() => d.clone(),
             _ if target["properties"].is_object() => defaults(schema, target),
@@ -135,7 +135,7 @@ fn rows(schema: &Value, object: &Value, prefix: &str, out: &mut String) {
     let Some(props) = object["properties"].as_object() else { return };
     for (key, prop) in props {
         let path = format!("{prefix}.{key}");
-        let target = resolve(schema, prop);
+        let target = referenced(schema, prop);
         let default = prop.get("default").map_or(String::new(), |d| format!("`{d}`"));
         out.push_str(&format!("| `{path}` | {} | {default} | {} |\n", type_name(schema, prop), text(prop)));
         if target["properties"].is_object() {
@@ -144,21 +144,21 @@ fn rows(schema: &Value, object: &Value, prefix: &str, out: &mut String) {
     }
 }
 
-/// Follows a `$ref` (also inside `anyOf`, as schemars writes `Option<T>`).
-fn resolve<'a>(schema: &'a Value, prop: &'a Value) -> &'a Value {
+/// The `$defs` name `prop` refers to (also inside `anyOf`, as schemars writes `Option<T>`).
+fn ref_name(prop: &Value) -> Option<&str> {
     let reference =
         prop["$ref"].as_str().or_else(|| prop["anyOf"].as_array()?.iter().find_map(|v| v["$ref"].as_str()));
-    reference
-        .and_then(|r| r.strip_prefix("#/$defs/"))
-        .and_then(|name| schema["$defs"].get(name))
-        .unwrap_or(prop)
+    reference?.strip_prefix("#/$defs/")
+}
+
+/// The definition `prop` refers to, or `prop` itself.
+fn referenced<'a>(schema: &'a Value, prop: &'a Value) -> &'a Value {
+    ref_name(prop).and_then(|name| schema["$defs"].get(name)).unwrap_or(prop)
 }
 
 fn type_name(schema: &Value, prop: &Value) -> String {
-    let reference =
-        prop["$ref"].as_str().or_else(|| prop["anyOf"].as_array()?.iter().find_map(|v| v["$ref"].as_str()));
     let optional = prop["anyOf"].as_array().is_some_and(|v| v.iter().any(|t| t["type"] == "null"));
-    let base = match reference.and_then(|r| r.strip_prefix("#/$defs/")) {
+    let base = match ref_name(prop) {
         Some("BoolOrString") => "boolean".to_string(),
         Some("UintOrString") => "integer".to_string(),
         Some("GoDuration") => "duration (`\"2s\"`, `\"1m30s\"`)".to_string(),

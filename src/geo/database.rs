@@ -18,6 +18,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::log::{Level, Log};
 use crate::mmdb::{FileSource, MmdbError, Reader};
+use crate::watch::WatchedFile;
 
 /// An open database with its `dbInfoHeader` text, computed once per open
 /// when first asked for: `dbInfoHeader` is off by default, and formatting the
@@ -42,19 +43,11 @@ impl OpenDb {
 /// A shared open database.
 pub type Db = Arc<OpenDb>;
 
-/// What identifies one version of the file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Version {
-    len: u64,
-    modified: Option<SystemTime>,
-}
-
 #[derive(Debug)]
 struct State {
     db: Option<Db>,
-    /// The version `db` was opened from, or the last version that failed.
-    seen: Option<Version>,
-    checked: SystemTime,
+    /// Its version is the one `db` was opened from, or the last one that failed.
+    watch: WatchedFile,
     /// Bumped on every successful (re)open, so caches know to drop old answers.
     generation: u64,
 }
@@ -64,13 +57,7 @@ struct State {
 pub struct ReloadingDb {
     path: PathBuf,
     page_cache: usize,
-    interval: Duration,
     state: Mutex<State>,
-}
-
-fn version(path: &Path) -> std::io::Result<Version> {
-    let meta = std::fs::metadata(path)?;
-    Ok(Version { len: meta.len(), modified: meta.modified().ok() })
 }
 
 fn open(path: &Path, page_cache: usize) -> Result<Db, MmdbError> {
@@ -92,7 +79,8 @@ impl ReloadingDb {
     /// Opens `path` now; a failure is logged with the path and the reason and
     /// leaves the database unavailable until a later check succeeds.
     pub fn open(path: &Path, page_cache: usize, interval: Duration, log: &dyn Log) -> Self {
-        let seen = version(path).ok();
+        let mut watch = WatchedFile::new(interval);
+        let _ = watch.changed(path);
         let db = match open(path, page_cache) {
             Ok(db) => Some(db),
             Err(e) => {
@@ -107,8 +95,8 @@ impl ReloadingDb {
                 None
             }
         };
-        let state = State { db, seen, checked: SystemTime::now(), generation: 0 };
-        Self { path: path.to_path_buf(), page_cache, interval, state: Mutex::new(state) }
+        let state = State { db, watch, generation: 0 };
+        Self { path: path.to_path_buf(), page_cache, state: Mutex::new(state) }
     }
 
     /// The file this database is read from.
@@ -119,9 +107,8 @@ impl ReloadingDb {
     /// The database to use at `now`, and its generation. Checks the file when
     /// `reloadInterval` has passed since the last check.
     pub fn current(&self, now: SystemTime, log: &dyn Log) -> (Option<Db>, u64) {
-        let Ok(mut state) = self.state.lock() else { return (None, 0) };
-        if crate::clock::due(state.checked, now, self.interval) {
-            state.checked = now;
+        let mut state = crate::sync::lock(&self.state);
+        if state.watch.due(now) {
             self.check(&mut state, log);
         }
         (state.db.clone(), state.generation)
@@ -129,22 +116,19 @@ impl ReloadingDb {
 
     fn check(&self, state: &mut State, log: &dyn Log) {
         let path = self.path.display();
-        let now = match version(&self.path) {
-            Ok(v) => v,
+        match state.watch.changed(&self.path) {
+            Ok(true) => {}
+            Ok(false) => return,
             Err(e) => {
-                if state.seen.is_some() || state.db.is_some() {
+                // Both dropped (`|`, not `||`); the version is forgotten so
+                // the file counts as new when it is back.
+                if state.watch.forget() | state.db.take().is_some() {
                     let e = crate::error::io_reason(&e);
                     log.log(Level::Error, &format!("geo database {path}: {e}; no database in use"));
-                    state.seen = None;
-                    state.db = None;
                 }
                 return;
             }
-        };
-        if state.seen == Some(now) {
-            return;
         }
-        state.seen = Some(now);
         match open(&self.path, self.page_cache) {
             Ok(db) => {
                 let meta = db.reader.metadata();

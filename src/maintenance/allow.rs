@@ -1,7 +1,6 @@
 //! Who is still served during maintenance: health-check paths, operator
 //! hosts, operator networks (by resolved client IP) and a bypass token.
 
-use std::fmt;
 use std::net::{IpAddr, Ipv6Addr};
 
 use subtle::{Choice, ConstantTimeEq};
@@ -12,6 +11,7 @@ use crate::error::ConfigError;
 use crate::headers::check_name;
 use crate::log::{Level, Log};
 use crate::request::{HeaderEdit, RequestView};
+use crate::secret::Secret;
 use crate::trust::{TrustError, TrustedProxies};
 
 /// Shorter secrets are accepted but logged: a bypass token should not be guessable.
@@ -39,16 +39,6 @@ enum Carrier {
 struct Token {
     carrier: Carrier,
     secret: Secret,
-}
-
-/// The bypass secret; its `Debug` never shows it.
-#[derive(Clone)]
-struct Secret(Vec<u8>);
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(<redacted>)")
-    }
 }
 
 impl Allow {
@@ -268,23 +258,14 @@ fn token(cfg: &MaintenanceTokenConfig, log: &dyn Log) -> Result<Option<Token>, C
             "is required: the environment variable holding the secret",
         ));
     }
-    // Surrounding whitespace is trimmed: a secret mounted from a file often ends
-    // in a newline, and header parsers strip whitespace around values anyway.
-    let secret =
-        std::env::var_os(var).map(|v| v.into_encoded_bytes().trim_ascii().to_vec()).unwrap_or_default();
-    if secret.is_empty() {
-        let reason = format!(
-            "environment variable `{var}` is not set or empty (in Traefik, pass it with settings.envs)"
-        );
-        return Err(ConfigError::invalid(env_field, reason));
-    }
-    if secret.len() < MIN_SECRET_BYTES {
+    let secret = Secret::from_env(env_field, var)?;
+    if secret.bytes().len() < MIN_SECRET_BYTES {
         let msg = format!(
             "maintenance bypass secret in `{var}` is shorter than {MIN_SECRET_BYTES} bytes; use a long random value"
         );
         log.log(Level::Warn, &msg);
     }
-    Ok(Some(Token { carrier, secret: Secret(secret) }))
+    Ok(Some(Token { carrier, secret }))
 }
 
 impl Token {
@@ -295,7 +276,7 @@ impl Token {
     /// reveal the secret byte by byte. Only its length can leak, which does
     /// not help to guess a long random secret.
     fn matches(&self, req: &impl RequestView) -> bool {
-        let secret = self.secret.0.as_slice();
+        let secret = self.secret.bytes();
         let mut found = Choice::from(0);
         match &self.carrier {
             Carrier::Header(name) => {
@@ -333,8 +314,8 @@ mod tests {
     use super::*;
     use crate::config::MaintenanceTokenConfig;
     use crate::log::MemoryLog;
-    use crate::maintenance::testutil::set_env;
     use crate::request::OwnedRequest;
+    use crate::testutil::set_env;
 
     const SECRET: &str = "correct-horse-battery-staple-42";
 

@@ -12,6 +12,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::error::ConfigError;
 use crate::log::{Level, Log};
+use crate::watch::WatchedFile;
 
 /// Bytes read from the flag file. Longer content cannot be one of the "off"
 /// words, so it means on; the bound keeps a stray large file from costing memory.
@@ -20,7 +21,8 @@ const MAX_FLAG_BYTES: u64 = 1024;
 /// What the last check found.
 #[derive(Debug)]
 struct State {
-    checked_at: SystemTime,
+    /// Only its interval is used: the content decides, so it is read at every check.
+    watch: WatchedFile,
     on: bool,
     /// An unreadable file was already reported; cleared by the next good read.
     warned: bool,
@@ -30,19 +32,7 @@ struct State {
 #[derive(Debug)]
 pub(crate) struct FlagFile {
     path: PathBuf,
-    interval: Duration,
     state: Mutex<State>,
-}
-
-/// What one read of the flag file says.
-#[derive(Debug)]
-enum Reading {
-    /// The file exists and does or does not switch maintenance on.
-    Present(bool),
-    /// The file does not exist: off.
-    Absent,
-    /// The file exists but could not be read.
-    Unreadable(io::Error),
 }
 
 impl FlagFile {
@@ -75,11 +65,10 @@ impl FlagFile {
             ));
         }
         let on = match read(&path) {
-            Reading::Present(on) => on,
-            Reading::Absent => false,
+            Ok(on) => on,
             // Fail closed: the file is there, so someone created it, and
             // nothing earlier says it is off.
-            Reading::Unreadable(e) => {
+            Err(e) => {
                 let msg = format!(
                     "maintenance flag file {}: {}; treating maintenance as on",
                     path.display(),
@@ -89,29 +78,23 @@ impl FlagFile {
                 true
             }
         };
-        let state = Mutex::new(State { checked_at: SystemTime::now(), on, warned: false });
-        Ok(Self { path, interval, state })
+        let state = Mutex::new(State { watch: WatchedFile::new(interval), on, warned: false });
+        Ok(Self { path, state })
     }
 
     /// Whether the flag says on at `now`, re-reading the file when the last
     /// check is at least one interval old.
     pub(crate) fn is_on(&self, now: SystemTime, log: &dyn Log) -> bool {
-        // A panic elsewhere while holding the lock leaves valid data; keep using it.
-        let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if !crate::clock::due(state.checked_at, now, self.interval) {
+        let mut state = crate::sync::lock(&self.state);
+        if !state.watch.due(now) {
             return state.on;
         }
-        state.checked_at = now;
         match read(&self.path) {
-            Reading::Present(on) => {
+            Ok(on) => {
                 state.on = on;
                 state.warned = false;
             }
-            Reading::Absent => {
-                state.on = false;
-                state.warned = false;
-            }
-            Reading::Unreadable(e) => {
+            Err(e) => {
                 if !state.warned {
                     let kept = if state.on { "on" } else { "off" };
                     let msg = format!(
@@ -133,14 +116,15 @@ impl FlagFile {
     }
 }
 
-/// Reads the flag once.
-fn read(path: &Path) -> Reading {
+/// Reads the flag once: whether it is on (a missing file is off), or why
+/// the file that is there cannot be read.
+fn read(path: &Path) -> io::Result<bool> {
     let mut content = Vec::new();
     let result = fs::File::open(path).and_then(|f| f.take(MAX_FLAG_BYTES + 1).read_to_end(&mut content));
     match result {
-        Ok(_) => Reading::Present(content.len() as u64 > MAX_FLAG_BYTES || says_on(&content)),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Reading::Absent,
-        Err(e) => Reading::Unreadable(e),
+        Ok(_) => Ok(content.len() as u64 > MAX_FLAG_BYTES || says_on(&content)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
     }
 }
 
@@ -221,7 +205,7 @@ mod tests {
             for interval in [Duration::from_millis(1), Duration::from_secs(3600)] {
                 let _ = fs::remove_file(&path);
                 let flag = FlagFile::new(path.to_str().unwrap(), interval, &log).unwrap();
-                let t0 = flag.state.lock().unwrap().checked_at;
+                let t0 = flag.state.lock().unwrap().watch.checked_at();
                 assert!(!flag.is_on(t0, &log), "{interval:?}: absent at init");
                 fs::write(&path, "").unwrap();
                 let just_before = t0 + interval - Duration::from_nanos(1);
@@ -268,7 +252,7 @@ mod tests {
                 }
                 let log = MemoryLog::default();
                 let flag = FlagFile::new(path.to_str().unwrap(), Duration::from_millis(1), &log).unwrap();
-                let t0 = flag.state.lock().unwrap().checked_at;
+                let t0 = flag.state.lock().unwrap().watch.checked_at();
                 // A directory in place of the file opens but cannot be read,
                 // even for root (which ignores permission bits).
                 let _ = fs::remove_file(&path);

@@ -158,12 +158,7 @@ pub struct MaintenanceStage {
 const STATE_UNKNOWN: u8 = u8::MAX;
 
 fn state_code(trigger: Option<Trigger>) -> u8 {
-    match trigger {
-        None => 0,
-        Some(Trigger::Config) => 1,
-        Some(Trigger::Window) => 2,
-        Some(Trigger::FlagFile) => 3,
-    }
+    trigger.map_or(0, |t| t as u8 + 1)
 }
 
 impl fmt::Debug for MaintenanceStage {
@@ -219,7 +214,7 @@ impl MaintenanceStage {
 
     /// Decides for one request. `client` is the client IP resolved by the
     /// `clientIp` stage (never the TCP peer); `now` is the wall clock, used for
-    /// the window. The flag file is checked against the monotonic clock.
+    /// the window and the flag file's `checkInterval`.
     pub fn decide(
         &self,
         req: &impl RequestView,
@@ -324,26 +319,14 @@ impl MaintenanceStage {
 }
 
 #[cfg(test)]
-pub(crate) mod testutil {
-    /// Sets an environment variable for a test.
-    pub(crate) fn set_env(name: &str, value: &str) {
-        // SAFETY: std serialises its own environment reads and writes with a
-        // lock, and nothing in these tests reads the environment through libc
-        // directly. Every test uses its own variable name, so tests running in
-        // parallel never observe each other's values.
-        unsafe { std::env::set_var(name, value) };
-    }
-}
-
-#[cfg(test)]
 mod tests {
     use std::time::Duration;
 
-    use super::testutil::set_env;
     use super::*;
     use crate::config::{MaintenanceAllowConfig, MaintenanceTokenConfig, MaintenanceWindowConfig};
     use crate::log::MemoryLog;
     use crate::request::OwnedRequest;
+    use crate::testutil::set_env;
 
     const START: &str = "2025-06-01T02:00:00Z";
     const END: &str = "2025-06-01T04:00:00Z";

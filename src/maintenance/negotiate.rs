@@ -4,6 +4,8 @@
 //! matches it (`text/html` over `text/*` over `*/*`); `q=0` means "not
 //! acceptable". Browsers get HTML, API clients that ask for JSON get JSON.
 
+use crate::headers::is_token;
+
 /// Most comma-separated items examined (well-formed or not); the rest of a
 /// longer `Accept` is ignored so a hostile header cannot make the blocked path expensive.
 const MAX_RANGES: usize = 32;
@@ -123,11 +125,6 @@ fn qvalue(text: &[u8]) -> Option<u16> {
         b"1" if thousandths == 0 => Some(1000),
         _ => None,
     }
-}
-
-/// An RFC 9110 token (the characters allowed in a type or subtype).
-fn is_token(s: &[u8]) -> bool {
-    !s.is_empty() && s.iter().all(|&b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 #[cfg(test)]

@@ -237,20 +237,12 @@ impl FileSource {
     }
 
     fn lock(&self) -> MutexGuard<'_, PageCache> {
-        self.cache.lock().unwrap_or_else(|poisoned| {
-            // A panic while the lock was held may have left a slot half
-            // written; start from an empty cache rather than trust it.
-            self.cache.clear_poison();
-            let mut cache = poisoned.into_inner();
-            cache.pages.clear();
-            cache.index.clear();
-            cache.hand = 0;
-            cache
-        })
+        crate::sync::lock(&self.cache)
     }
 
     /// Reads one page into `slot` and indexes it. The slot is unindexed
-    /// first, so a failed read leaves no stale page behind.
+    /// first, so a failed read (or a panic, see [`crate::sync`]) leaves no
+    /// stale or half-written page behind.
     fn load(&self, cache: &mut PageCache, slot: usize, number: u64) -> Result<(), MmdbError> {
         let start = number.checked_mul(PAGE_SIZE as u64).ok_or_else(|| self.out_of_bounds(u64::MAX, 1))?;
         // The last page may be short; `start < len` holds for any page a caller asked for.

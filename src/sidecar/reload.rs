@@ -9,25 +9,22 @@
 //! protocol peers) applies to new requests and connections at once.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use tokio::signal::unix::{SignalKind, signal};
 
 use super::{Active, Shared, TracingLog, config};
+use crate::watch::WatchedFile;
 
 /// How often the config file is checked for changes.
 const POLL: Duration = Duration::from_secs(2);
 
-/// What identifies one version of the config file.
-fn version(path: &std::path::Path) -> Option<(SystemTime, u64)> {
-    let meta = std::fs::metadata(path).ok()?;
-    Some((meta.modified().ok()?, meta.len()))
-}
-
 /// Watches for SIGHUP and file changes until the process exits.
 pub async fn watch(shared: Arc<Shared>) {
     let path = shared.config_path.clone();
-    let mut seen = version(&path);
+    // No interval: the timer below paces the checks.
+    let mut file = WatchedFile::new(Duration::ZERO);
+    let _ = file.changed(&path);
     let mut hup = match signal(SignalKind::hangup()) {
         Ok(s) => Some(s),
         Err(e) => {
@@ -40,16 +37,17 @@ pub async fn watch(shared: Arc<Shared>) {
     loop {
         let trigger = tokio::select! {
             Some(()) = async { match hup.as_mut() { Some(h) => h.recv().await, None => None } } => "SIGHUP",
-            _ = tick.tick() => {
-                let now = version(&path);
-                if now == seen || now.is_none() {
-                    continue;
-                }
-                "config file changed"
-            }
+            _ = tick.tick() => match file.changed(&path) {
+                Ok(true) => "config file changed",
+                // A missing file is no change: the running config stays.
+                Ok(false) | Err(_) => continue,
+            },
         };
-        // Remember the version tried, good or bad, so a broken file is reported once.
-        seen = version(&path);
+        // Remember the version tried, good or bad (none when missing), so a
+        // broken file is reported once.
+        if file.changed(&path).is_err() {
+            file.forget();
+        }
         reload(&shared, trigger);
     }
 }

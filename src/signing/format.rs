@@ -272,10 +272,7 @@ pub(crate) fn is_key_id(kid: &str) -> bool {
 
 /// A lower-case RFC 9110 token, as header names appear in `h=`.
 fn is_lower_token(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"!#$%&'*+-.^_`|~".contains(&b))
+    crate::headers::is_token(name.as_bytes()) && !name.bytes().any(|b| b.is_ascii_uppercase())
 }
 
 /// A header value split into its fields.
@@ -343,8 +340,9 @@ impl<'a> Parsed<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testutil::at;
 
-    const KEY: &[u8] = b"0123456789abcdef0123456789abcdef";
+    const KEY: &[u8] = crate::testutil::KEY.as_bytes();
     const T: u64 = 1_700_000_000;
     const REQ: RequestParts<'static> = RequestParts { method: "GET", host: "app.example", path: "/a?b=1" };
     const HEADERS: &[(&str, &str)] = &[("X-Real-IP", "203.0.113.10"), ("X-Geo-Country", "SE")];
@@ -353,10 +351,6 @@ mod tests {
 
     fn keyed(key: &[u8]) -> HmacSha256 {
         HmacSha256::new_from_slice(key).unwrap()
-    }
-
-    fn at(secs: u64) -> SystemTime {
-        UNIX_EPOCH + Duration::from_secs(secs)
     }
 
     fn lookup<'a>(headers: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {

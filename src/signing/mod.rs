@@ -86,30 +86,13 @@ impl SigningStage {
 }
 
 #[cfg(test)]
-pub(crate) mod testutil {
-    /// Sets an environment variable for a test.
-    pub(crate) fn set_env(name: &str, value: &str) {
-        // SAFETY: std serialises its own environment reads and writes with a
-        // lock, and nothing in these tests reads the environment through libc
-        // directly. Every test uses its own variable name, so tests running in
-        // parallel never observe each other's values.
-        unsafe { std::env::set_var(name, value) };
-    }
-
-    /// A 32-byte key.
-    pub(crate) const KEY: &str = "0123456789abcdef0123456789abcdef";
-}
-
-#[cfg(test)]
 mod tests {
-    use std::time::{Duration, UNIX_EPOCH};
-
-    use super::testutil::{KEY, set_env};
     use super::*;
+    use crate::testutil::{KEY, at, set_env};
     use crate::{Decision, OwnedRequest, Pipeline};
 
     fn forwarded(pipeline: &Pipeline, req: &OwnedRequest) -> OwnedRequest {
-        let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let now = at(1_700_000_000);
         let Decision::Forward(edits) = pipeline.outcome_at(req, now).decision else {
             panic!("not forwarded")
         };
@@ -142,7 +125,7 @@ mod tests {
         assert!(!sig.contains("x-forwarded-for") && !sig.contains("x-original-forwarded-for"), "{sig}");
         let signer = pipeline_signer(&doc);
         let parts = RequestParts { method: "GET", host: "app.example", path: "/orders/42?x=1" };
-        let now = UNIX_EPOCH + Duration::from_secs(1_700_000_030);
+        let now = at(1_700_000_030);
         let ok = signer.verify(&sig, parts, |n| up.get(n), now).unwrap();
         assert_eq!(ok.get("x-real-ip"), Some("203.0.113.10"));
         assert_eq!(ok.get("x-geo-country"), Some("SE"));

@@ -11,6 +11,7 @@ use crate::config::{Config, SigningConfig};
 use crate::error::ConfigError;
 use crate::headers::{self, check_name};
 use crate::request::{EditName, HeaderEdit, RequestView};
+use crate::secret::Secret;
 
 /// Shortest accepted key: HMAC-SHA256 is only as strong as its key, and 32
 /// bytes is its output size (RFC 2104 §3 recommends at least that).
@@ -19,16 +20,6 @@ pub const MIN_KEY_BYTES: usize = 32;
 /// Bounds of `signing.maxSkew`: the timestamp has one-second resolution, and a
 /// window longer than an hour would make a captured header replayable for too long.
 const MAX_SKEW_RANGE: (Duration, Duration) = (Duration::from_secs(1), Duration::from_secs(3600));
-
-/// A signing key; its `Debug` never shows it.
-#[derive(Clone)]
-struct Secret(Vec<u8>);
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(<redacted>)")
-    }
-}
 
 /// Signs the identity headers of each request with the current key.
 ///
@@ -126,7 +117,7 @@ impl Signer {
         } else {
             explicit_headers(s, settable)?
         };
-        let keyed = HmacSha256::new_from_slice(&keys[0].1.0)
+        let keyed = HmacSha256::new_from_slice(keys[0].1.bytes())
             .map_err(|_| ConfigError::invalid("signing.secretEnv", "key not accepted by HMAC"))?;
         Ok(Some(Self {
             key_id: s.key_id.clone(),
@@ -224,7 +215,7 @@ impl Signer {
     /// The keys a verifier should accept, `(key id, secret)`: the current key,
     /// then the previous one during a rotation.
     pub fn keys(&self) -> Vec<(&str, &[u8])> {
-        self.keys.iter().map(|(kid, secret)| (kid.as_str(), secret.0.as_slice())).collect()
+        self.keys.iter().map(|(kid, secret)| (kid.as_str(), secret.bytes())).collect()
     }
 
     /// The key id that signs.
@@ -252,26 +243,19 @@ fn key_id_reason(kid: &str) -> String {
     format!("`{kid}` is not a key id: use 1-32 of A-Z a-z 0-9 . _ -")
 }
 
-/// Reads a key from the environment variable `var`; surrounding whitespace is
-/// trimmed (a key mounted from a file often ends in a newline). The error
-/// names the variable, never its value.
+/// Reads a key from the environment variable `var`; the error names the
+/// variable, never its value.
 fn read_key(field: &str, var: &str) -> Result<Secret, ConfigError> {
-    let var = var.trim();
-    let key = std::env::var_os(var).map(|v| v.into_encoded_bytes().trim_ascii().to_vec()).unwrap_or_default();
-    if key.is_empty() {
+    let key = Secret::from_env(field, var)?;
+    if key.bytes().len() < MIN_KEY_BYTES {
         let reason = format!(
-            "environment variable `{var}` is not set or empty (in Traefik, pass it with settings.envs)"
+            "the key in `{}` has {} bytes; at least {MIN_KEY_BYTES} are needed (e.g. `openssl rand -base64 32`)",
+            var.trim(),
+            key.bytes().len()
         );
         return Err(ConfigError::invalid(field, reason));
     }
-    if key.len() < MIN_KEY_BYTES {
-        let reason = format!(
-            "the key in `{var}` has {} bytes; at least {MIN_KEY_BYTES} are needed (e.g. `openssl rand -base64 32`)",
-            key.len()
-        );
-        return Err(ConfigError::invalid(field, reason));
-    }
-    Ok(Secret(key))
+    Ok(key)
 }
 
 fn previous_key(s: &SigningConfig) -> Result<Option<(String, Secret)>, ConfigError> {
@@ -367,20 +351,14 @@ fn explicit_headers(s: &SigningConfig, settable: &[&str]) -> Result<Vec<String>,
 
 #[cfg(test)]
 mod tests {
-    use std::time::UNIX_EPOCH;
-
     use super::*;
     use crate::request::OwnedRequest;
-    use crate::signing::testutil::{KEY, set_env};
+    use crate::testutil::{KEY, at, set_env};
 
     const GEO: &str = r#""geo": {"database": "/nonexistent/City.mmdb", "dbInfoHeader": "X-Geo-DB"}"#;
 
     fn signer(doc: &str) -> Result<Option<Signer>, ConfigError> {
         Signer::new(&Config::from_json(doc.as_bytes()).unwrap())
-    }
-
-    fn at(secs: u64) -> SystemTime {
-        UNIX_EPOCH + Duration::from_secs(secs)
     }
 
     #[test]
