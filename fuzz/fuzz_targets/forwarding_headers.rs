@@ -182,7 +182,7 @@ fuzz_target!(|data: &[u8]| {
                     .any(|m| m.eq_ignore_ascii_case(&folded));
                 let exact_ok = (name.eq_ignore_ascii_case(XFF) && trusted)
                     || (name.eq_ignore_ascii_case(source) && trusted)
-                    || edits.iter().any(|e| matches!(e, HeaderEdit::Set(n, _) if n == name));
+                    || edits.iter().any(|e| matches!(e, HeaderEdit::Set(n, _) if **n == **name));
                 assert!(!managed || exact_ok, "managed header {name:?} reached the backend: {req:?} -> {edits:?}");
             }
         }
