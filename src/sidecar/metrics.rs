@@ -33,16 +33,18 @@ pub enum RequestEnd {
     UpstreamTimeout,
 }
 
-impl RequestEnd {
-    /// How a request the pipeline answered itself ended.
-    pub(crate) const fn refused(refusal: &Refusal) -> Self {
+/// How a request the pipeline answered itself ended.
+impl From<&Refusal> for RequestEnd {
+    fn from(refusal: &Refusal) -> Self {
         match refusal {
             Refusal::Maintenance(_) => Self::Maintenance,
             Refusal::HeaderTooLarge | Refusal::UriTooLong => Self::Refused,
             Refusal::Unavailable | Refusal::Misconfigured => Self::Unavailable,
         }
     }
+}
 
+impl RequestEnd {
     pub(crate) fn label(self) -> &'static str {
         match self {
             Self::Forwarded => "forwarded",

@@ -28,36 +28,44 @@ use crate::request::{Decision, HeaderEdit, Refusal, RequestView};
 pub type Body = BoxBody<Bytes, hyper::Error>;
 
 /// Why a request ends without the upstream's response; [`Ended::respond`]
-/// turns it into the answer (pingora's `fail_to_proxy`).
+/// is the one table of answers and how each is counted (pingora's `fail_to_proxy`).
 enum Ended {
     /// The pipeline answers itself.
     Refused(Refusal),
-    /// The upstream could not be asked or did not answer: a short plain-text error.
-    Upstream(RequestEnd, StatusCode, &'static str),
+    /// The request's path and query make no upstream URI: 400.
+    BadTarget,
+    /// The upstream could not be reached or failed: 502.
+    UpstreamFailed,
+    /// No response head within `server.timeouts.upstreamHeader`: 504.
+    UpstreamTimeout,
 }
 
 impl Ended {
     fn respond(self) -> (RequestEnd, Response<Body>) {
-        let (end, status, body, headers) = match self {
+        let (end, status, body) = match self {
             Self::Refused(refusal) => {
-                let end = RequestEnd::refused(&refusal);
+                let end = RequestEnd::from(&refusal);
                 let r = refusal.into_response();
-                let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+                let mut resp = Response::new(full(r.body));
+                *resp.status_mut() =
+                    StatusCode::from_u16(r.status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
                 let header = |(n, v): (String, String)| {
                     Some((HeaderName::from_bytes(n.as_bytes()).ok()?, HeaderValue::from_str(&v).ok()?))
                 };
-                (end, status, full(r.body), r.headers.into_iter().filter_map(header).collect())
+                resp.headers_mut().extend(r.headers.into_iter().filter_map(header));
+                return (end, resp);
             }
-            Self::Upstream(end, status, body) => {
-                let mut headers = HeaderMap::with_capacity(2);
-                headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
-                headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-                (end, status, full(body), headers)
+            Self::BadTarget => (RequestEnd::UpstreamError, StatusCode::BAD_REQUEST, "Bad Request\n"),
+            Self::UpstreamFailed => (RequestEnd::UpstreamError, StatusCode::BAD_GATEWAY, "Bad Gateway\n"),
+            Self::UpstreamTimeout => {
+                (RequestEnd::UpstreamTimeout, StatusCode::GATEWAY_TIMEOUT, "Gateway Timeout\n")
             }
         };
-        let mut resp = Response::new(body);
+        let mut resp = Response::new(full(body));
         *resp.status_mut() = status;
-        *resp.headers_mut() = headers;
+        let headers = resp.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         (end, resp)
     }
 }
@@ -218,9 +226,7 @@ impl<'a> RequestCtx<'a> {
         target.authority = Some(self.active.settings.upstream.authority.clone());
         target.path_and_query =
             Some(parts.uri.path_and_query().cloned().unwrap_or_else(|| PathAndQuery::from_static("/")));
-        parts.uri = Uri::from_parts(target).map_err(|_| {
-            Ended::Upstream(RequestEnd::UpstreamError, StatusCode::BAD_REQUEST, "Bad Request\n")
-        })?;
+        parts.uri = Uri::from_parts(target).map_err(|_| Ended::BadTarget)?;
         parts.version = Version::HTTP_11;
         parts.extensions = Default::default();
         Ok(Request::from_parts(parts, body))
@@ -234,16 +240,12 @@ impl<'a> RequestCtx<'a> {
         {
             Err(_) => {
                 tracing::warn!(upstream = %settings.upstream.authority, "no response head within server.timeouts.upstreamHeader");
-                Err(Ended::Upstream(
-                    RequestEnd::UpstreamTimeout,
-                    StatusCode::GATEWAY_TIMEOUT,
-                    "Gateway Timeout\n",
-                ))
+                Err(Ended::UpstreamTimeout)
             }
             Ok(Err(e)) => {
                 let cause = std::error::Error::source(&e).map_or_else(String::new, |s| format!(": {s}"));
                 tracing::warn!(upstream = %settings.upstream.authority, "upstream request failed: {e}{cause}");
-                Err(Ended::Upstream(RequestEnd::UpstreamError, StatusCode::BAD_GATEWAY, "Bad Gateway\n"))
+                Err(Ended::UpstreamFailed)
             }
             Ok(Ok(resp)) => {
                 self.shared.metrics.upstream_latency(sent.elapsed());
