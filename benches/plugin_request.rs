@@ -5,6 +5,7 @@
 //! `cargo bench --target wasm32-wasip1 --bench plugin_request`.
 
 use std::hint::black_box;
+use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -20,8 +21,9 @@ struct TraefikRequest<'a> {
 }
 
 impl Host for TraefikRequest<'_> {
-    fn source_addr(&self) -> Vec<u8> {
-        b"127.0.0.1:53412".to_vec()
+    fn source_addr(&self) -> Option<IpAddr> {
+        // Parsed as the guest parses the host's text.
+        edgeguard::addr::parse_peer(black_box("127.0.0.1:53412")).ok()
     }
     fn method(&self) -> Vec<u8> {
         b"GET".to_vec()

@@ -7,13 +7,13 @@
 use std::fmt::Write as _;
 use std::net::IpAddr;
 
-use crate::addr::{InvalidNode, parse_node, parse_peer, push_ip};
+use crate::addr::{InvalidNode, parse_node, push_ip};
 use crate::config::{ClientIpConfig, ForwardedForMode};
+use crate::detection::{Detection, Stop, detect};
 use crate::error::ConfigError;
 use crate::forwarded::{Chain, Hop};
 use crate::headers::{self, Arrival};
 use crate::request::{EditName, HeaderEdit, RequestView, TooLarge};
-use crate::resolve::{Detection, Stop, detect};
 use crate::trust::TrustedProxies;
 
 /// Most hops `maxHops` may allow; a bound on per-request work.
@@ -219,8 +219,8 @@ impl ClientIpStage {
     /// otherwise only when `traceHeader` asks for it.
     pub fn resolve(&self, req: &impl RequestView, explain: bool) -> Result<Resolution, TooLarge> {
         let want_trace = explain || !self.trace_header.is_empty();
-        let Ok(peer) = parse_peer(&req.peer()) else {
-            let trace = format!("peer={:?} unparsable; client=unknown", req.peer());
+        let Some(peer) = req.peer() else {
+            let trace = "peer unparsable; client=unknown".to_string();
             let identity =
                 ClientIdentity { client: None, address: None, detection: None, source: None, trace };
             return Ok(Resolution { identity, chain: Chain::default(), xff_lines: Vec::new() });
@@ -253,18 +253,12 @@ impl ClientIpStage {
                 chain.hops.len(),
                 detection.skipped,
             );
-            match client {
-                Some(client) => {
-                    let _ = write!(trace, "client={client}; stop={}", detection.stop);
-                }
+            let _ = match client {
+                Some(client) => write!(trace, "client={client}; stop={}", detection.stop),
                 None => {
-                    let _ = write!(
-                        trace,
-                        "client=unknown; address={}; stop={}",
-                        detection.address, detection.stop
-                    );
+                    write!(trace, "client=unknown; address={}; stop={}", detection.address, detection.stop)
                 }
-            }
+            };
         }
         let identity = ClientIdentity {
             client,

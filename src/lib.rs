@@ -22,6 +22,7 @@ pub mod addr;
 pub mod client_ip;
 pub mod clock;
 pub mod config;
+pub mod detection;
 pub mod error;
 pub mod forwarded;
 pub mod geo;
@@ -32,7 +33,6 @@ pub mod maintenance;
 pub mod mmdb;
 pub mod pipeline;
 pub mod request;
-pub mod resolve;
 mod secret;
 #[cfg(all(feature = "sidecar", not(target_arch = "wasm32")))]
 pub mod sidecar;

@@ -13,7 +13,7 @@ use crate::geo::{GeoStage, GeoStatus};
 use crate::headers::{Arrival, ManagedHeaders};
 use crate::log::{Level, Log, StderrLog};
 use crate::maintenance::{Action, BYPASS_HEADER, MaintenanceStage, Verdict};
-use crate::request::{Decision, HeaderEdit, RequestView, Response, TooLarge};
+use crate::request::{Decision, HeaderEdit, Refusal, RequestView, TooLarge};
 use crate::signing::SigningStage;
 
 /// Refused overlong forwarding headers are logged at most once per this many
@@ -176,7 +176,7 @@ impl Pipeline {
         if let Some((stage, verdict)) = &maintenance {
             match &verdict.action {
                 Action::Block(response) => {
-                    let decision = Decision::Respond(response.clone());
+                    let decision = Decision::Respond(Refusal::Maintenance(response.clone()));
                     return Outcome { identity, maintenance: Some(verdict.clone()), geo: None, decision };
                 }
                 Action::Bypass(kind) if stage.debug_headers() => {
@@ -196,7 +196,7 @@ impl Pipeline {
                         identity,
                         maintenance,
                         geo: Some(GeoStatus::Unavailable),
-                        decision: Decision::Respond(Response::unavailable()),
+                        decision: Decision::Respond(Refusal::Unavailable),
                     };
                 }
             }
@@ -234,7 +234,7 @@ impl Pipeline {
             identity,
             maintenance: None,
             geo: None,
-            decision: Decision::Respond(Response::header_too_large()),
+            decision: Decision::Respond(Refusal::HeaderTooLarge),
         }
     }
 }

@@ -3,10 +3,16 @@
 //! Front-ends (the http-wasm guest, the sidecar, `edgeguard explain`) implement
 //! [`RequestView`]; the core never talks to a host directly.
 
+use std::net::IpAddr;
+
+use crate::addr::parse_peer;
+
 /// Read-only access to the request as the host sees it.
 pub trait RequestView {
-    /// The TCP peer as the host reports it (`ip:port`, `[v6]:port`, or a bare IP).
-    fn peer(&self) -> String;
+    /// The TCP peer's address, canonical (see [`crate::addr::canonical`]);
+    /// `None` when the host reported something that is not one. A host that
+    /// reports text parses it once with [`crate::addr::parse_peer`].
+    fn peer(&self) -> Option<IpAddr>;
     /// The request method, e.g. `GET`.
     fn method(&self) -> String;
     /// The request target (path and query) as received.
@@ -72,50 +78,55 @@ pub struct Response {
     pub body: Vec<u8>,
 }
 
-impl Response {
-    /// The fail-closed answer for a middleware whose config was rejected at init.
-    /// The body is deliberately generic: the reason goes to the proxy log, not to clients.
-    pub fn misconfigured() -> Self {
-        Self {
-            status: 500,
-            headers: vec![
-                ("Content-Type".into(), "text/plain; charset=utf-8".into()),
-                ("Cache-Control".into(), "no-store".into()),
-            ],
-            body: b"Internal Server Error: edge middleware misconfigured\n".to_vec(),
+/// Why the middleware answers instead of forwarding. Front-ends send
+/// [`Refusal::into_response`] and count by the variant: the status for each
+/// reason is chosen here only (pingora's `ErrorType` and `fail_to_proxy`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// Maintenance is on: the page its stage built (configured status, `Retry-After`).
+    Maintenance(Response),
+    /// A required dependency (a geo database with `onError: fail`) is unavailable: 503.
+    Unavailable,
+    /// A forwarding header over `clientIp.maxHeaderBytes`, or a header read
+    /// over what the guest copies: 431, as nginx refuses an overlong header
+    /// line (RFC 6585 §5).
+    HeaderTooLarge,
+    /// A URI over what the guest reads: 414 (RFC 9110 §15.5.15).
+    UriTooLong,
+    /// The config was rejected at init: 500, fail closed. The body is
+    /// deliberately generic: the reason goes to the proxy log, not to clients.
+    Misconfigured,
+}
+
+impl Refusal {
+    /// The status the client gets.
+    pub const fn status(&self) -> u16 {
+        match self {
+            Self::Maintenance(page) => page.status,
+            Self::Unavailable => 503,
+            Self::HeaderTooLarge => 431,
+            Self::UriTooLong => 414,
+            Self::Misconfigured => 500,
         }
     }
 
-    /// The answer to a request whose forwarding header is over
-    /// `clientIp.maxHeaderBytes`, as nginx refuses an overlong header line
-    /// (RFC 6585 §5).
-    pub fn header_too_large() -> Self {
-        Self {
-            status: 431,
+    /// The response the client gets.
+    pub fn into_response(self) -> Response {
+        let status = self.status();
+        let body: &[u8] = match self {
+            Self::Maintenance(page) => return page,
+            Self::Unavailable => b"Service Unavailable\n",
+            Self::HeaderTooLarge => b"Request Header Fields Too Large\n",
+            Self::UriTooLong => b"URI Too Long\n",
+            Self::Misconfigured => b"Internal Server Error: edge middleware misconfigured\n",
+        };
+        Response {
+            status,
             headers: vec![
                 ("Content-Type".into(), "text/plain; charset=utf-8".into()),
                 ("Cache-Control".into(), "no-store".into()),
             ],
-            body: b"Request Header Fields Too Large\n".to_vec(),
-        }
-    }
-
-    /// The answer to a request whose URI is over what the guest reads
-    /// (RFC 9110 §15.5.15).
-    pub fn uri_too_long() -> Self {
-        Self { status: 414, body: b"URI Too Long\n".to_vec(), ..Self::header_too_large() }
-    }
-
-    /// The answer when a required dependency (a geo database with
-    /// `onError: fail`) is unavailable.
-    pub fn unavailable() -> Self {
-        Self {
-            status: 503,
-            headers: vec![
-                ("Content-Type".into(), "text/plain; charset=utf-8".into()),
-                ("Cache-Control".into(), "no-store".into()),
-            ],
-            body: b"Service Unavailable\n".to_vec(),
+            body: body.to_vec(),
         }
     }
 }
@@ -126,14 +137,14 @@ pub enum Decision {
     /// Forward upstream after applying these header edits.
     Forward(Vec<HeaderEdit>),
     /// Answer the client directly; nothing is forwarded.
-    Respond(Response),
+    Respond(Refusal),
 }
 
 /// An owned request, for tests, the CLI and the sidecar.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OwnedRequest {
     /// See [`RequestView::peer`].
-    pub peer: String,
+    pub peer: Option<IpAddr>,
     /// See [`RequestView::method`].
     pub method: String,
     /// See [`RequestView::uri`].
@@ -143,9 +154,9 @@ pub struct OwnedRequest {
 }
 
 impl OwnedRequest {
-    /// A `GET /` from `peer` with no headers.
+    /// A `GET /` with no headers from `peer` as a host reports it ([`parse_peer`]).
     pub fn new(peer: &str) -> Self {
-        Self { peer: peer.into(), method: "GET".into(), uri: "/".into(), headers: Vec::new() }
+        Self { peer: parse_peer(peer).ok(), method: "GET".into(), uri: "/".into(), headers: Vec::new() }
     }
 
     /// Adds one header line (builder style).
@@ -175,8 +186,8 @@ impl OwnedRequest {
 }
 
 impl RequestView for OwnedRequest {
-    fn peer(&self) -> String {
-        self.peer.clone()
+    fn peer(&self) -> Option<IpAddr> {
+        self.peer
     }
     fn method(&self) -> String {
         self.method.clone()

@@ -133,10 +133,8 @@ proptest! {
             0..6),
     ) {
         let req = OwnedRequest {
-            peer: String::from_utf8_lossy(&peer).into_owned(),
-            method: "GET".into(),
-            uri: "/".into(),
             headers: headers.into_iter().map(|(n, v)| (n.to_string(), v)).collect(),
+            ..OwnedRequest::new(&String::from_utf8_lossy(&peer))
         };
         let outcome = pipeline().outcome(&req);
         prop_assert!(matches!(outcome.decision, Decision::Forward(_)));
@@ -341,9 +339,9 @@ proptest! {
                 up.apply(edits);
                 prop_assert_eq!(up.get("X-Client-Address"), Some(client.to_string()));
             }
-            Decision::Respond(resp) => {
-                prop_assert!(!in_office(client), "office client {} refused: {:?}", client, resp.status);
-                prop_assert_eq!(resp.status, 503);
+            Decision::Respond(refusal) => {
+                prop_assert!(!in_office(client), "office client {} refused: {:?}", client, refusal);
+                prop_assert_eq!(refusal.status(), 503);
             }
         }
     }

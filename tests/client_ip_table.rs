@@ -48,7 +48,7 @@ fn check(table: &cases::Table, case: &cases::Case) {
         if let Some(status) = case.status {
             // Refused before any client is resolved (issue #13: 431).
             match &outcome.decision {
-                Decision::Respond(resp) => assert_eq!(resp.status, status, "{ctx}: {resp:?}"),
+                Decision::Respond(refusal) => assert_eq!(refusal.status(), status, "{ctx}: {refusal:?}"),
                 other => panic!("{ctx}: want a {status} answer, got {other:?}"),
             }
             return;

@@ -165,7 +165,7 @@ fn edgeguard_real_ip(pipeline: &Pipeline, peer: &str, lines: &[String]) -> Resul
                 _ => None,
             })
             .ok_or_else(|| format!("no X-Real-IP set: {edits:?}")),
-        Decision::Respond(resp) => Err(format!("answered {}", resp.status)),
+        Decision::Respond(refusal) => Err(format!("answered {}", refusal.status())),
     }
 }
 

@@ -74,7 +74,7 @@ fuzz_target!(|data: &[u8]| {
                 continue;
             }
             let kept_chain = peer.starts_with("10.") && name.eq_ignore_ascii_case("X-Forwarded-For");
-            let set_by_us = edits.iter().any(|e| matches!(e, HeaderEdit::Set(n, _) if n == name));
+            let set_by_us = edits.iter().any(|e| matches!(e, HeaderEdit::Set(n, _) if **n == **name));
             assert!(kept_chain || set_by_us, "{name:?} from {peer} reached the backend: {req:?} -> {edits:?}");
         }
     }

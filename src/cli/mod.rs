@@ -141,7 +141,7 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Check { .. } => unreachable!("handled in main"),
         Command::Explain { config, peer, headers, method, path, at } => {
             let pipeline = load(&config)?;
-            let mut req = OwnedRequest { peer, method, uri: path, headers: Vec::new() };
+            let mut req = OwnedRequest { method, uri: path, ..OwnedRequest::new(&peer) };
             for h in &headers {
                 let (name, value) =
                     h.split_once(':').ok_or_else(|| format!("header `{h}` is not `Name: value`"))?;
@@ -178,7 +178,8 @@ fn run(cli: Cli) -> Result<(), String> {
                         }
                     }
                 }
-                Decision::Respond(resp) => {
+                Decision::Respond(refusal) => {
+                    let resp = refusal.into_response();
                     println!("decision: respond {}", resp.status);
                     for (name, value) in &resp.headers {
                         println!("  header {name}: {value}");

@@ -9,13 +9,14 @@
 //! written") lets us learn the size first and refuse without copying.
 
 use std::cell::RefCell;
+use std::net::IpAddr;
+use std::sync::Arc;
 
 use http_wasm_guest::host::{Request, Response, admin, log};
 use http_wasm_guest::{Guest, register};
 
-use std::sync::Arc;
-
 use super::{Host, Plugin};
+use crate::addr::parse_peer;
 use crate::log::{Level, Log};
 use crate::request::TooLarge;
 
@@ -131,19 +132,20 @@ struct RequestHost<'a> {
 }
 
 impl Host for RequestHost<'_> {
-    fn source_addr(&self) -> Vec<u8> {
-        // Read like the others, into the scratch buffer: the crate's own read
-        // copies it twice, and it is read on every request. Real addresses
-        // are under 64 bytes (`[v6%zone]:port`); one over MAX_PEER_BYTES is
-        // read as empty, an unparsable peer: untrusted, client unknown.
-        let mut out = Vec::new();
+    fn source_addr(&self) -> Option<IpAddr> {
+        // Read like the others and parsed in the scratch buffer: the crate's
+        // own read copies it twice, and it is read on every request. Real
+        // addresses are under 64 bytes (`[v6%zone]:port`); one over
+        // MAX_PEER_BYTES or unparsable is an unknown peer: untrusted, client unknown.
+        let mut peer = None;
         // SAFETY: the host writes at most `buf_limit` bytes at `buf`.
         let read = |buf, cap| Sized {
             count: 0,
             len: usize::try_from(unsafe { get_source_addr(buf, cap) }).unwrap_or(0),
         };
-        let _ = bounded(MAX_PEER_BYTES, read, |bytes| out = bytes.to_vec());
-        out
+        let parse = |bytes: &[u8]| peer = std::str::from_utf8(bytes).ok().and_then(|t| parse_peer(t).ok());
+        let _ = bounded(MAX_PEER_BYTES, read, parse);
+        peer
     }
     fn method(&self) -> Vec<u8> {
         Vec::from(self.request.method())

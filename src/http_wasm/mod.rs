@@ -7,12 +7,13 @@
 //! mock; the only code touching the real ABI is `guest.rs` (wasm32 only).
 
 use std::cell::{Cell, OnceCell, RefCell};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use crate::config::Config;
 use crate::log::{Level, Log};
 use crate::pipeline::Pipeline;
-use crate::request::{Decision, HeaderEdit, RequestView, Response, TooLarge};
+use crate::request::{Decision, HeaderEdit, Refusal, RequestView, TooLarge};
 
 #[cfg(target_arch = "wasm32")]
 mod guest;
@@ -31,8 +32,9 @@ pub const MAX_HOST_READ: usize = 64 * 1024;
 /// The host calls the adapter needs. Reads take a limit: a value over it is
 /// reported by size (`TooLarge`) and never copied.
 pub trait Host {
-    /// The TCP peer (`ip:port`).
-    fn source_addr(&self) -> Vec<u8>;
+    /// The TCP peer, parsed from the host's `ip:port` with
+    /// [`crate::addr::parse_peer`]; `None` when it is not an address.
+    fn source_addr(&self) -> Option<IpAddr>;
     /// The request method.
     fn method(&self) -> Vec<u8>;
     /// The request URI (path and query).
@@ -81,13 +83,13 @@ impl Plugin {
         let request = HostRequest::new(host);
         let decision = match self {
             Self::Ready(pipeline) => pipeline.handle(&request),
-            Self::Misconfigured => Decision::Respond(Response::misconfigured()),
+            Self::Misconfigured => Decision::Respond(Refusal::Misconfigured),
         };
         // A read the pipeline asked for was over `MAX_HOST_READ`: what it
         // decided without that value does not stand.
         let decision = match request.overflow.get() {
-            Some(Overflow::Uri) => Decision::Respond(Response::uri_too_long()),
-            Some(Overflow::Headers) => Decision::Respond(Response::header_too_large()),
+            Some(Overflow::Uri) => Decision::Respond(Refusal::UriTooLong),
+            Some(Overflow::Headers) => Decision::Respond(Refusal::HeaderTooLarge),
             None => decision,
         };
         match decision {
@@ -95,7 +97,8 @@ impl Plugin {
                 apply(&request, &edits);
                 true
             }
-            Decision::Respond(resp) => {
+            Decision::Respond(refusal) => {
+                let resp = refusal.into_response();
                 for (name, value) in &resp.headers {
                     host.set_response_header(name, value);
                 }
@@ -226,8 +229,8 @@ impl Names {
 }
 
 impl<H: Host> RequestView for HostRequest<'_, H> {
-    fn peer(&self) -> String {
-        text(self.host.source_addr())
+    fn peer(&self) -> Option<IpAddr> {
+        self.host.source_addr()
     }
     fn method(&self) -> String {
         text(self.host.method())
@@ -274,6 +277,7 @@ mod tests {
     use crate::request::OwnedRequest;
 
     /// A host that serves an [`OwnedRequest`] and records what the guest did.
+    #[derive(Default)]
     struct MockHost {
         /// Header host calls made (names, values, removals).
         calls: std::cell::Cell<usize>,
@@ -288,21 +292,13 @@ mod tests {
 
     impl MockHost {
         fn new(req: OwnedRequest) -> Self {
-            Self {
-                calls: std::cell::Cell::new(0),
-                oversized: std::cell::Cell::new(0),
-                copied: std::cell::Cell::new(0),
-                req: RefCell::new(req),
-                status: RefCell::default(),
-                resp_headers: RefCell::default(),
-                body: RefCell::default(),
-            }
+            Self { req: RefCell::new(req), ..Self::default() }
         }
     }
 
     impl Host for MockHost {
-        fn source_addr(&self) -> Vec<u8> {
-            self.req.borrow().peer.clone().into_bytes()
+        fn source_addr(&self) -> Option<IpAddr> {
+            self.req.borrow().peer
         }
         fn method(&self) -> Vec<u8> {
             self.req.borrow().method.clone().into_bytes()

@@ -29,26 +29,21 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     }
 }
 
+/// Every answer but `/metrics` is plain text.
+const TEXT: &str = "text/plain; charset=utf-8";
+
 async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
     let (status, content_type, body) = match req.uri().path() {
-        "/healthz" => (StatusCode::OK, "text/plain; charset=utf-8", "ok\n".to_string()),
+        "/healthz" => (StatusCode::OK, TEXT, "ok\n".to_string()),
         "/readyz" => {
             let active = shared.active.load_full();
             let target = &active.settings.upstream.connect;
-            let probe =
-                tokio::time::timeout(active.settings.connect_timeout, TcpStream::connect(target)).await;
-            match probe {
-                Ok(Ok(_)) => (StatusCode::OK, "text/plain; charset=utf-8", "ready\n".to_string()),
-                Ok(Err(e)) => (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "text/plain; charset=utf-8",
-                    format!("upstream {target} unreachable: {e}\n"),
-                ),
-                Err(_) => (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "text/plain; charset=utf-8",
-                    format!("upstream {target}: connect timed out\n"),
-                ),
+            let unready =
+                |reason| (StatusCode::SERVICE_UNAVAILABLE, TEXT, format!("upstream {target}{reason}\n"));
+            match tokio::time::timeout(active.settings.connect_timeout, TcpStream::connect(target)).await {
+                Ok(Ok(_)) => (StatusCode::OK, TEXT, "ready\n".to_string()),
+                Ok(Err(e)) => unready(format!(" unreachable: {e}")),
+                Err(_) => unready(": connect timed out".to_string()),
             }
         }
         "/metrics" => {
@@ -56,7 +51,7 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<
             let text = shared.metrics.encode(&active.pipeline);
             (StatusCode::OK, "application/openmetrics-text; version=1.0.0; charset=utf-8", text)
         }
-        _ => (StatusCode::NOT_FOUND, "text/plain; charset=utf-8", "not found\n".to_string()),
+        _ => (StatusCode::NOT_FOUND, TEXT, "not found\n".to_string()),
     };
     let mut resp = Response::new(Full::new(Bytes::from(body)));
     *resp.status_mut() = status;

@@ -43,10 +43,9 @@ pub struct Settings {
 /// Where requests go.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Upstream {
-    /// `host:port` as written (for logs).
-    pub authority: String,
-    /// The same, parsed once: the authority of every upstream request URI.
-    pub uri_authority: Authority,
+    /// `host:port` as written, parsed once: the authority of every upstream
+    /// request URI (and what logs name).
+    pub authority: Authority,
     /// `host:port` with the default port filled in (for readiness probes).
     pub connect: String,
 }
@@ -184,7 +183,7 @@ fn upstream(text: &str) -> Result<Upstream, ConfigError> {
         Some(_) => authority.as_str().to_string(),
         None => format!("{}:80", authority.host()),
     };
-    Ok(Upstream { authority: authority.as_str().to_string(), uri_authority: authority.clone(), connect })
+    Ok(Upstream { authority: authority.clone(), connect })
 }
 
 #[cfg(test)]
@@ -204,10 +203,7 @@ mod tests {
         .unwrap();
         assert_eq!(s.listen.to_string(), "0.0.0.0:8080");
         assert_eq!(s.admin_listen.to_string(), "127.0.0.1:9090");
-        assert_eq!(
-            (s.upstream.authority.as_str(), s.upstream.uri_authority.as_str(), s.upstream.connect.as_str()),
-            ("app:3000", "app:3000", "app:3000")
-        );
+        assert_eq!((s.upstream.authority.as_str(), s.upstream.connect.as_str()), ("app:3000", "app:3000"));
         assert_eq!(s.upstream_header_timeout, Duration::from_secs(90));
         assert_eq!(s.connect_timeout, Duration::from_secs(5));
         assert_eq!(s.max_header_bytes, 64 << 10);

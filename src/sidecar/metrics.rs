@@ -9,12 +9,12 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
-use prometheus_client::registry::Registry;
+use prometheus_client::registry::{Metric, Registry};
 
 use crate::geo::GeoStatus;
-use crate::maintenance::{Action, Trigger};
+use crate::maintenance::Trigger;
 use crate::pipeline::{Outcome, Pipeline};
-use crate::request::Decision;
+use crate::request::{Decision, Refusal};
 
 /// How a request ended, for `edgeguard_requests_total`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +31,17 @@ pub enum RequestEnd {
     UpstreamError,
     /// No response head within `server.timeouts.upstreamHeader` (504).
     UpstreamTimeout,
+}
+
+/// How a request the pipeline answered itself ended.
+impl From<&Refusal> for RequestEnd {
+    fn from(refusal: &Refusal) -> Self {
+        match refusal {
+            Refusal::Maintenance(_) => Self::Maintenance,
+            Refusal::HeaderTooLarge | Refusal::UriTooLong => Self::Refused,
+            Refusal::Unavailable | Refusal::Misconfigured => Self::Unavailable,
+        }
+    }
 }
 
 impl RequestEnd {
@@ -57,13 +68,9 @@ struct ResolutionLabels {
     resolution: &'static str,
 }
 
+/// A geo lookup's or a reload's result.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct GeoLabels {
-    result: &'static str,
-}
-
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct ReloadLabels {
+struct ResultLabels {
     result: &'static str,
 }
 
@@ -82,10 +89,10 @@ pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     client_ip: Family<ResolutionLabels, Counter>,
-    geo: Family<GeoLabels, Counter>,
+    geo: Family<ResultLabels, Counter>,
     maintenance: Counter,
     maintenance_on: Family<TriggerLabels, Gauge>,
-    reloads: Family<ReloadLabels, Counter>,
+    reloads: Family<ResultLabels, Counter>,
     upstream_latency: Histogram,
     db_build: Family<DatabaseLabels, Gauge>,
     db_age: Family<DatabaseLabels, Gauge>,
@@ -97,69 +104,54 @@ impl std::fmt::Debug for Metrics {
     }
 }
 
-impl Default for Metrics {
-    fn default() -> Self {
-        Self::new()
-    }
+/// A new metric, registered under `name`.
+fn registered<M: Metric + Clone + Default>(registry: &mut Registry, name: &str, help: &str) -> M {
+    let metric = M::default();
+    registry.register(name, help, metric.clone());
+    metric
 }
 
 impl Metrics {
     /// Registers every metric.
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("edgeguard");
-        let requests = Family::<RequestLabels, Counter>::default();
-        registry.register("requests", "Requests by outcome and status sent to the client", requests.clone());
-        let client_ip = Family::<ResolutionLabels, Counter>::default();
-        registry.register(
-            "client_ip_resolutions",
-            "Client-IP resolution: trusted (chain believed), untrusted (peer is the client), unknown (a trusted proxy named no readable client: no geo, no CIDR bypass, not signed), refused (forwarding header over maxHeaderBytes, 431)",
-            client_ip.clone(),
-        );
-        let geo = Family::<GeoLabels, Counter>::default();
-        registry.register("geo_lookups", "Geo lookups: hit, miss or unavailable", geo.clone());
-        let maintenance = Counter::default();
-        registry.register("maintenance_responses", "Maintenance pages served", maintenance.clone());
-        let maintenance_on = Family::<TriggerLabels, Gauge>::default();
-        registry.register(
-            "maintenance_active",
-            "1 for the trigger holding maintenance on (config, flag_file, window), 0 for the others; \
-             all 0 while maintenance is off (evaluated at scrape time)",
-            maintenance_on.clone(),
-        );
-        let reloads = Family::<ReloadLabels, Counter>::default();
-        registry.register("config_reloads", "Config reloads: success or failure", reloads.clone());
-        let upstream_latency = Histogram::new(exponential_buckets(0.001, 2.0, 16));
-        registry.register(
-            "upstream_response_seconds",
-            "Time from sending a request upstream to its response head",
-            upstream_latency.clone(),
-        );
-        let db_build = Family::<DatabaseLabels, Gauge>::default();
-        registry.register(
-            "geo_database_build_epoch_seconds",
-            "Build time of the geo database in use (Unix seconds)",
-            db_build.clone(),
-        );
-        let db_age = Family::<DatabaseLabels, Gauge>::default();
-        registry.register("geo_database_age_seconds", "Age of the geo database in use", db_age.clone());
+        let r = &mut registry;
         Self {
+            requests: registered(r, "requests", "Requests by outcome and status sent to the client"),
+            client_ip: registered(
+                r,
+                "client_ip_resolutions",
+                "Client-IP resolution: trusted (chain believed), untrusted (peer is the client), unknown (a trusted proxy named no readable client: no geo, no CIDR bypass, not signed), refused (forwarding header over maxHeaderBytes, 431)",
+            ),
+            geo: registered(r, "geo_lookups", "Geo lookups: hit, miss or unavailable"),
+            maintenance: registered(r, "maintenance_responses", "Maintenance pages served"),
+            maintenance_on: registered(
+                r,
+                "maintenance_active",
+                "1 for the trigger holding maintenance on (config, flag_file, window), 0 for the others; \
+                 all 0 while maintenance is off (evaluated at scrape time)",
+            ),
+            reloads: registered(r, "config_reloads", "Config reloads: success or failure"),
+            upstream_latency: {
+                let histogram = Histogram::new(exponential_buckets(0.001, 2.0, 16));
+                let help = "Time from sending a request upstream to its response head";
+                r.register("upstream_response_seconds", help, histogram.clone());
+                histogram
+            },
+            db_build: registered(
+                r,
+                "geo_database_build_epoch_seconds",
+                "Build time of the geo database in use (Unix seconds)",
+            ),
+            db_age: registered(r, "geo_database_age_seconds", "Age of the geo database in use"),
             registry,
-            requests,
-            client_ip,
-            geo,
-            maintenance,
-            maintenance_on,
-            reloads,
-            upstream_latency,
-            db_build,
-            db_age,
         }
     }
 
     /// Counts what the pipeline found for one request.
     pub fn pipeline(&self, outcome: &Outcome) {
         let resolution = match &outcome.identity.detection {
-            None if matches!(&outcome.decision, Decision::Respond(r) if r.status == 431) => "refused",
+            None if matches!(outcome.decision, Decision::Respond(Refusal::HeaderTooLarge)) => "refused",
             None => "unknown",
             Some(d) if !d.peer_trusted => "untrusted",
             Some(d) if d.client().is_none() => "unknown",
@@ -172,9 +164,9 @@ impl Metrics {
                 GeoStatus::Miss => "miss",
                 GeoStatus::Unavailable => "unavailable",
             };
-            self.geo.get_or_create(&GeoLabels { result }).inc();
+            self.geo.get_or_create(&ResultLabels { result }).inc();
         }
-        if outcome.maintenance.as_ref().is_some_and(|v| matches!(v.action, Action::Block(_))) {
+        if matches!(outcome.decision, Decision::Respond(Refusal::Maintenance(_))) {
             self.maintenance.inc();
         }
     }
@@ -191,7 +183,7 @@ impl Metrics {
 
     /// Counts a config reload.
     pub fn reload(&self, ok: bool) {
-        self.reloads.get_or_create(&ReloadLabels { result: if ok { "success" } else { "failure" } }).inc();
+        self.reloads.get_or_create(&ResultLabels { result: if ok { "success" } else { "failure" } }).inc();
     }
 
     /// The text exposition, with the database gauges read from `pipeline` now.

@@ -16,13 +16,12 @@ mod proxy;
 mod proxy_protocol;
 mod reload;
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use hyper::Method;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::client::legacy::Client;
@@ -35,7 +34,7 @@ use tokio::net::{TcpListener, TcpStream};
 use crate::log::{Level, Log};
 use crate::pipeline::Pipeline;
 use config::{Loaded, Settings};
-use metrics::{Metrics, RequestEnd};
+use metrics::Metrics;
 
 /// Command-line options of `edgeguard serve`.
 #[derive(Debug, Clone)]
@@ -109,40 +108,6 @@ pub(crate) struct Shared {
     workers: usize,
 }
 
-impl Shared {
-    /// Counts a finished request and writes its access-log line.
-    #[allow(clippy::too_many_arguments)]
-    fn finish(
-        &self,
-        method: &Method,
-        path: &str,
-        client: Option<IpAddr>,
-        end: RequestEnd,
-        status: u16,
-        upstream_status: Option<u16>,
-        started: Instant,
-    ) {
-        self.metrics.request(end, status);
-        if self.access_log {
-            // RFC 3339 in UTC, as Traefik's and most collectors' access logs.
-            let time = time::OffsetDateTime::now_utc()
-                .format(&time::format_description::well_known::Rfc3339)
-                .unwrap_or_default();
-            let line = serde_json::json!({
-                "time": time,
-                "method": method.as_str(),
-                "path": path,
-                "status": status,
-                "client": client.map(|c| c.to_string()),
-                "duration_ms": started.elapsed().as_secs_f64() * 1000.0,
-                "upstream_status": upstream_status,
-                "outcome": end.label(),
-            });
-            tracing::info!(target: "edgeguard::access", "{line}");
-        }
-    }
-}
-
 /// Runs the sidecar until SIGTERM/SIGINT. Errors are for startup only
 /// (config refused, address in use).
 ///
@@ -180,11 +145,15 @@ fn init_tracing(access_log: bool) {
     let is_access = |m: &tracing::Metadata<'_>| m.target() == "edgeguard::access";
     let filter = tracing_subscriber::EnvFilter::try_from_env("EDGEGUARD_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    // Access lines are already JSON objects: printed bare, one per line, on stdout.
+    // Access lines are already JSON objects: printed bare (the message, no
+    // time, level or target), one per line, on stdout.
     let access = access_log.then(|| {
         tracing_subscriber::fmt::layer()
             .with_writer(std::io::stdout)
-            .event_format(AccessFormat)
+            .without_time()
+            .with_level(false)
+            .with_target(false)
+            .with_ansi(false)
             .with_filter(tracing_subscriber::filter::filter_fn(is_access))
     });
     let logs = tracing_subscriber::fmt::layer()
@@ -194,35 +163,6 @@ fn init_tracing(access_log: bool) {
         .with_filter(tracing_subscriber::filter::filter_fn(move |m| !is_access(m)))
         .with_filter(filter);
     let _ = tracing_subscriber::registry().with(access).with(logs).try_init();
-}
-
-/// Writes an access event's message (a JSON object) as the whole line.
-struct AccessFormat;
-
-impl<S, N> tracing_subscriber::fmt::FormatEvent<S, N> for AccessFormat
-where
-    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
-    N: for<'a> tracing_subscriber::fmt::FormatFields<'a> + 'static,
-{
-    fn format_event(
-        &self,
-        _ctx: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
-        mut writer: tracing_subscriber::fmt::format::Writer<'_>,
-        event: &tracing::Event<'_>,
-    ) -> std::fmt::Result {
-        struct Message<'w, 'a>(&'w mut tracing_subscriber::fmt::format::Writer<'a>, std::fmt::Result);
-        impl tracing::field::Visit for Message<'_, '_> {
-            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-                if field.name() == "message" {
-                    self.1 = write!(self.0, "{value:?}");
-                }
-            }
-        }
-        let mut visitor = Message(&mut writer, Ok(()));
-        event.record(&mut visitor);
-        visitor.1?;
-        writeln!(writer)
-    }
 }
 
 async fn serve(loaded: Loaded, options: &Options, workers: usize) -> Result<(), String> {

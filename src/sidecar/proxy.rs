@@ -1,9 +1,10 @@
-//! One request through the sidecar, in phases: accept (hop-by-hop headers
-//! removed, the peer known) → pipeline (the core decides) → upstream (edits
-//! applied, `X-Forwarded-*` set, streamed both ways) → response.
+//! One request through the sidecar, in pingora's phases around one
+//! [`RequestCtx`]: accept (hop-by-hop headers removed, the peer known) →
+//! request filter (the core decides) → upstream request (edits applied,
+//! `X-Forwarded-*` set) → send (timeouts) → response filter → logging.
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -13,17 +14,61 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 use hyper::http::uri::{self, PathAndQuery, Scheme};
-use hyper::{Request, Response, StatusCode, Uri, Version};
+use hyper::upgrade::OnUpgrade;
+use hyper::{Method, Request, Response, StatusCode, Uri, Version};
 use hyper_util::rt::TokioIo;
 
-use super::Shared;
 use super::metrics::RequestEnd;
+use super::{Active, Shared};
+use crate::addr::canonical;
 use crate::headers::{Arrival, ManagedHeaders};
-use crate::maintenance::Action;
-use crate::request::{Decision, HeaderEdit, RequestView};
+use crate::request::{Decision, HeaderEdit, Refusal, RequestView};
 
 /// Every response body: streamed from the upstream or built here.
 pub type Body = BoxBody<Bytes, hyper::Error>;
+
+/// Why a request ends without the upstream's response; [`Ended::respond`]
+/// is the one table of answers and how each is counted (pingora's `fail_to_proxy`).
+enum Ended {
+    /// The pipeline answers itself.
+    Refused(Refusal),
+    /// The request's path and query make no upstream URI: 400.
+    BadTarget,
+    /// The upstream could not be reached or failed: 502.
+    UpstreamFailed,
+    /// No response head within `server.timeouts.upstreamHeader`: 504.
+    UpstreamTimeout,
+}
+
+impl Ended {
+    fn respond(self) -> (RequestEnd, Response<Body>) {
+        let (end, status, body) = match self {
+            Self::Refused(refusal) => {
+                let end = RequestEnd::from(&refusal);
+                let r = refusal.into_response();
+                let mut resp = Response::new(full(r.body));
+                *resp.status_mut() =
+                    StatusCode::from_u16(r.status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+                let header = |(n, v): (String, String)| {
+                    Some((HeaderName::from_bytes(n.as_bytes()).ok()?, HeaderValue::from_str(&v).ok()?))
+                };
+                resp.headers_mut().extend(r.headers.into_iter().filter_map(header));
+                return (end, resp);
+            }
+            Self::BadTarget => (RequestEnd::UpstreamError, StatusCode::BAD_REQUEST, "Bad Request\n"),
+            Self::UpstreamFailed => (RequestEnd::UpstreamError, StatusCode::BAD_GATEWAY, "Bad Gateway\n"),
+            Self::UpstreamTimeout => {
+                (RequestEnd::UpstreamTimeout, StatusCode::GATEWAY_TIMEOUT, "Gateway Timeout\n")
+            }
+        };
+        let mut resp = Response::new(full(body));
+        *resp.status_mut() = status;
+        let headers = resp.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        (end, resp)
+    }
+}
 
 /// Hop-by-hop headers (RFC 9110 §7.6.1 and the ones Go's reverse proxy drops).
 const HOP_BY_HOP: [HeaderName; 9] = [
@@ -45,20 +90,18 @@ const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host")
 /// The pipeline's view of a hyper request.
 struct View<'a> {
     peer: SocketAddr,
-    method: &'a str,
-    uri: &'a Uri,
-    headers: &'a HeaderMap,
+    req: &'a Request<Incoming>,
 }
 
 impl RequestView for View<'_> {
-    fn peer(&self) -> String {
-        self.peer.to_string()
+    fn peer(&self) -> Option<IpAddr> {
+        Some(canonical(self.peer.ip()))
     }
     fn method(&self) -> String {
-        self.method.to_string()
+        self.req.method().to_string()
     }
     fn uri(&self) -> String {
-        self.uri.path_and_query().map_or_else(|| "/".to_string(), |p| p.as_str().to_string())
+        self.req.uri().path_and_query().map_or_else(|| "/".to_string(), |p| p.as_str().to_string())
     }
     fn header_values(&self, name: &str) -> Vec<Vec<u8>> {
         if name.eq_ignore_ascii_case("host") {
@@ -66,19 +109,39 @@ impl RequestView for View<'_> {
             // carries it as `:authority` (RFC 9113 §8.3.1) and an absolute-form
             // HTTP/1.1 target overrides `Host` (RFC 9112 §3.2.2), as Go's
             // `r.Host` does for the plugin. Signing and the host bypass read it.
-            if let Some(authority) = self.uri.authority() {
+            if let Some(authority) = self.req.uri().authority() {
                 return vec![authority.as_str().as_bytes().to_vec()];
             }
         }
-        self.headers.get_all(name).iter().map(|v| v.as_bytes().to_vec()).collect()
+        self.req.headers().get_all(name).iter().map(|v| v.as_bytes().to_vec()).collect()
     }
     fn has_header(&self, name: &str) -> bool {
-        self.headers.contains_key(name)
-            || (name.eq_ignore_ascii_case("host") && self.uri.authority().is_some())
+        self.req.headers().contains_key(name)
+            || (name.eq_ignore_ascii_case("host") && self.req.uri().authority().is_some())
     }
     fn visit_header_names(&self, f: &mut dyn FnMut(&str)) {
-        self.headers.keys().for_each(|k| f(k.as_str()));
+        self.req.headers().keys().for_each(|k| f(k.as_str()));
     }
+}
+
+/// One request's state across the phases (pingora's `CTX`), which are its methods.
+struct RequestCtx<'a> {
+    shared: &'a Shared,
+    /// The config the request started with, kept through a reload.
+    active: &'a Active,
+    started: Instant,
+    /// The TCP peer, or the PROXY protocol source.
+    peer: SocketAddr,
+    method: Method,
+    /// The target's path and query, kept only for the access log.
+    log_path: Option<PathAndQuery>,
+    /// The protocol the client asks to upgrade to, and its side of the upgrade.
+    upgrade: Option<(HeaderValue, OnUpgrade)>,
+    /// The client, as the request filter resolved it.
+    client: Option<IpAddr>,
+    peer_trusted: bool,
+    /// Headers the pipeline sets on the response.
+    response_edits: Vec<(HeaderName, HeaderValue)>,
 }
 
 /// Handles one request from `peer` (the TCP peer, or the PROXY protocol source).
@@ -87,134 +150,157 @@ pub async fn handle(
     peer: SocketAddr,
     mut req: Request<Incoming>,
 ) -> Result<Response<Body>, Infallible> {
-    let started = Instant::now();
     let active = shared.active.load_full();
+    let mut ctx = RequestCtx::accept(&shared, &active, peer, &mut req);
+    let (end, resp) = match ctx.proxy(req).await {
+        Ok(resp) => (RequestEnd::Forwarded, resp),
+        Err(ended) => ended.respond(),
+    };
+    ctx.logging(end, resp.status());
+    Ok(resp)
+}
 
-    // Accept: hop-by-hop headers go first, so a client cannot name a header
-    // EdgeGuard sets in `Connection` and have it dropped after the pipeline.
-    let upgrade = upgrade_protocol(req.headers());
-    strip_hop_by_hop(req.headers_mut());
-    let client_upgrade = upgrade.as_ref().map(|_| hyper::upgrade::on(&mut req));
+impl<'a> RequestCtx<'a> {
+    /// Accept: hop-by-hop headers go first, so a client cannot name a header
+    /// EdgeGuard sets in `Connection` and have it dropped after the pipeline.
+    fn accept(shared: &'a Shared, active: &'a Active, peer: SocketAddr, req: &mut Request<Incoming>) -> Self {
+        let started = Instant::now();
+        let upgrade = upgrade_protocol(req.headers());
+        strip_hop_by_hop(req.headers_mut());
+        Self {
+            shared,
+            active,
+            started,
+            peer,
+            method: req.method().clone(),
+            log_path: shared.access_log.then(|| req.uri().path_and_query().cloned()).flatten(),
+            upgrade: upgrade.map(|protocol| (protocol, hyper::upgrade::on(req))),
+            client: None,
+            peer_trusted: false,
+            response_edits: Vec::new(),
+        }
+    }
 
-    // Pipeline.
-    let outcome = active.pipeline.evaluate(&View {
-        peer,
-        method: req.method().as_str(),
-        uri: req.uri(),
-        headers: req.headers(),
-    });
-    shared.metrics.pipeline(&outcome);
-    let client = outcome.identity.client;
-    let peer_trusted = outcome.identity.detection.is_some_and(|d| d.peer_trusted);
-    let edits = match outcome.decision {
-        Decision::Respond(r) => {
-            let end = if outcome.maintenance.as_ref().is_some_and(|v| matches!(v.action, Action::Block(_))) {
-                RequestEnd::Maintenance
-            } else if r.status == 431 {
-                RequestEnd::Refused
-            } else {
-                RequestEnd::Unavailable
-            };
-            let status = r.status;
-            let mut resp = Response::new(full(r.body));
-            *resp.status_mut() = StatusCode::from_u16(r.status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-            for (name, value) in &r.headers {
-                if let (Ok(n), Ok(v)) =
-                    (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value))
-                {
-                    resp.headers_mut().append(n, v);
-                }
+    /// The phases after accept; `Err` ends the request early with its response.
+    async fn proxy(&mut self, req: Request<Incoming>) -> Result<Response<Body>, Ended> {
+        let edits = self.request_filter(&req)?;
+        let upstream_req = self.upstream_request(req, edits)?;
+        let resp = self.send(upstream_req).await?;
+        Ok(self.response_filter(resp))
+    }
+
+    /// Request filter: the pipeline decides; a refusal ends the request.
+    fn request_filter(&mut self, req: &Request<Incoming>) -> Result<Vec<HeaderEdit>, Ended> {
+        let outcome = self.active.pipeline.evaluate(&View { peer: self.peer, req });
+        self.shared.metrics.pipeline(&outcome);
+        self.client = outcome.identity.client;
+        self.peer_trusted = outcome.identity.peer_trusted();
+        match outcome.decision {
+            Decision::Forward(edits) => Ok(edits),
+            Decision::Respond(refusal) => Err(Ended::Refused(refusal)),
+        }
+    }
+
+    /// Upstream request: the edits applied, `X-Forwarded-*` set, the upgrade
+    /// asked for again, and the request's path and query (already parsed by
+    /// hyper) under the upstream's scheme and authority (parsed once per config).
+    fn upstream_request(
+        &mut self,
+        req: Request<Incoming>,
+        edits: Vec<HeaderEdit>,
+    ) -> Result<Request<Incoming>, Ended> {
+        let (mut parts, body) = req.into_parts();
+        apply(&mut parts.headers, edits, &mut self.response_edits);
+        forwarded_headers(&mut parts.headers, &parts.uri, self.peer, self.peer_trusted);
+        if let Some((protocol, _)) = &self.upgrade {
+            parts.headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+            parts.headers.insert(header::UPGRADE, protocol.clone());
+        }
+        // HTTP/2 carries the host as `:authority` and an absolute-form target
+        // overrides `Host`: the upstream gets the host the pipeline judged.
+        if let Some(v) = parts.uri.authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok()) {
+            parts.headers.insert(header::HOST, v);
+        }
+        let mut target = uri::Parts::default();
+        target.scheme = Some(Scheme::HTTP);
+        target.authority = Some(self.active.settings.upstream.authority.clone());
+        target.path_and_query =
+            Some(parts.uri.path_and_query().cloned().unwrap_or_else(|| PathAndQuery::from_static("/")));
+        parts.uri = Uri::from_parts(target).map_err(|_| Ended::BadTarget)?;
+        parts.version = Version::HTTP_11;
+        parts.extensions = Default::default();
+        Ok(Request::from_parts(parts, body))
+    }
+
+    /// Send: no response head within `server.timeouts.upstreamHeader` is a
+    /// 504, an upstream that cannot be reached or fails a 502.
+    async fn send(&self, req: Request<Incoming>) -> Result<Response<Incoming>, Ended> {
+        let (sent, settings) = (Instant::now(), &self.active.settings);
+        match tokio::time::timeout(settings.upstream_header_timeout, self.active.client().request(req)).await
+        {
+            Err(_) => {
+                tracing::warn!(upstream = %settings.upstream.authority, "no response head within server.timeouts.upstreamHeader");
+                Err(Ended::UpstreamTimeout)
             }
-            let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
-            shared.finish(req.method(), path, client, end, status, None, started);
-            return Ok(resp);
+            Ok(Err(e)) => {
+                let cause = std::error::Error::source(&e).map_or_else(String::new, |s| format!(": {s}"));
+                tracing::warn!(upstream = %settings.upstream.authority, "upstream request failed: {e}{cause}");
+                Err(Ended::UpstreamFailed)
+            }
+            Ok(Ok(resp)) => {
+                self.shared.metrics.upstream_latency(sent.elapsed());
+                Ok(resp)
+            }
         }
-        Decision::Forward(edits) => edits,
-    };
-
-    // Upstream.
-    let (mut parts, body) = req.into_parts();
-    let mut response_edits = Vec::new();
-    apply(&mut parts.headers, edits, &mut response_edits);
-    forwarded_headers(&mut parts.headers, &parts.uri, peer, peer_trusted);
-    if let Some(protocol) = &upgrade {
-        parts.headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
-        parts.headers.insert(header::UPGRADE, protocol.clone());
     }
-    // HTTP/2 carries the host as `:authority` and an absolute-form target
-    // overrides `Host`: the upstream gets the host the pipeline judged.
-    if let Some(v) = parts.uri.authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok()) {
-        parts.headers.insert(header::HOST, v);
-    }
-    // The upstream target: the request's path and query (already parsed by
-    // hyper) under the upstream's scheme and authority (parsed once per config).
-    let path_and_query = parts.uri.path_and_query().cloned();
-    let log_path = if shared.access_log {
-        path_and_query.as_ref().map_or("/", PathAndQuery::as_str).to_string()
-    } else {
-        String::new()
-    };
-    let mut target = uri::Parts::default();
-    target.scheme = Some(Scheme::HTTP);
-    target.authority = Some(active.settings.upstream.uri_authority.clone());
-    target.path_and_query = Some(path_and_query.unwrap_or_else(|| PathAndQuery::from_static("/")));
-    let Ok(uri) = Uri::from_parts(target) else {
-        let (status, resp) = error(StatusCode::BAD_REQUEST, "Bad Request\n");
-        shared.finish(&parts.method, &log_path, client, RequestEnd::UpstreamError, status, None, started);
-        return Ok(resp);
-    };
-    let method = parts.method.clone();
-    parts.uri = uri;
-    parts.version = Version::HTTP_11;
-    parts.extensions = Default::default();
-    let upstream_req = Request::from_parts(parts, body);
 
-    let sent = Instant::now();
-    let result =
-        tokio::time::timeout(active.settings.upstream_header_timeout, active.client().request(upstream_req))
-            .await;
-    let log =
-        |end, status, upstream| shared.finish(&method, &log_path, client, end, status, upstream, started);
-    let mut resp = match result {
-        Err(_) => {
-            tracing::warn!(upstream = %active.settings.upstream.authority, "no response head within server.timeouts.upstreamHeader");
-            let (status, resp) = error(StatusCode::GATEWAY_TIMEOUT, "Gateway Timeout\n");
-            log(RequestEnd::UpstreamTimeout, status, None);
-            return Ok(resp);
-        }
-        Ok(Err(e)) => {
-            let cause = std::error::Error::source(&e).map_or_else(String::new, |s| format!(": {s}"));
-            tracing::warn!(upstream = %active.settings.upstream.authority, "upstream request failed: {e}{cause}");
-            let (status, resp) = error(StatusCode::BAD_GATEWAY, "Bad Gateway\n");
-            log(RequestEnd::UpstreamError, status, None);
-            return Ok(resp);
-        }
-        Ok(Ok(resp)) => resp,
-    };
-    shared.metrics.upstream_latency(sent.elapsed());
-    let status = resp.status();
-
-    if status == StatusCode::SWITCHING_PROTOCOLS {
-        if let Some(client_upgrade) = client_upgrade {
-            let upstream_upgrade = hyper::upgrade::on(&mut resp);
-            tokio::spawn(async move {
-                match tokio::try_join!(client_upgrade, upstream_upgrade) {
-                    Ok((client, upstream)) => {
-                        let (mut client, mut upstream) = (TokioIo::new(client), TokioIo::new(upstream));
-                        let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+    /// Response filter: an accepted upgrade is spliced both ways, any other
+    /// response loses its hop-by-hop headers; then the pipeline's response edits.
+    fn response_filter(&mut self, mut resp: Response<Incoming>) -> Response<Body> {
+        if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
+            if let Some((_, client_upgrade)) = self.upgrade.take() {
+                let upstream_upgrade = hyper::upgrade::on(&mut resp);
+                tokio::spawn(async move {
+                    match tokio::try_join!(client_upgrade, upstream_upgrade) {
+                        Ok((client, upstream)) => {
+                            let (mut client, mut upstream) = (TokioIo::new(client), TokioIo::new(upstream));
+                            let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+                        }
+                        Err(e) => tracing::debug!("upgrade failed: {e}"),
                     }
-                    Err(e) => tracing::debug!("upgrade failed: {e}"),
-                }
-            });
+                });
+            }
+        } else {
+            strip_hop_by_hop(resp.headers_mut());
         }
-    } else {
-        strip_hop_by_hop(resp.headers_mut());
+        for (name, value) in self.response_edits.drain(..) {
+            resp.headers_mut().insert(name, value);
+        }
+        resp.map(BodyExt::boxed)
     }
-    for (name, value) in response_edits {
-        resp.headers_mut().insert(name, value);
+
+    /// Logging: counts the finished request and writes its access-log line.
+    fn logging(&self, end: RequestEnd, status: StatusCode) {
+        let status = status.as_u16();
+        self.shared.metrics.request(end, status);
+        if self.shared.access_log {
+            // RFC 3339 in UTC, as Traefik's and most collectors' access logs.
+            let time = time::OffsetDateTime::now_utc()
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default();
+            let line = serde_json::json!({
+                "time": time,
+                "method": self.method.as_str(),
+                "path": self.log_path.as_ref().map_or("/", PathAndQuery::as_str),
+                "status": status,
+                "client": self.client.map(|c| c.to_string()),
+                "duration_ms": self.started.elapsed().as_secs_f64() * 1000.0,
+                "upstream_status": (end == RequestEnd::Forwarded).then_some(status),
+                "outcome": end.label(),
+            });
+            tracing::info!(target: "edgeguard::access", "{line}");
+        }
     }
-    log(RequestEnd::Forwarded, status.as_u16(), Some(status.as_u16()));
-    Ok(resp.map(BodyExt::boxed))
 }
 
 /// The protocol a client asks to upgrade to (`Connection: upgrade` + `Upgrade`).
@@ -249,9 +335,11 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
-/// `name` as a [`HeaderName`]. The pipeline names the same few headers (from
-/// the config) on every request; parsing a non-standard name allocates, so
-/// each worker thread keeps the ones it has seen.
+/// `name` as a [`HeaderName`]. The pipeline sets the same few headers (from
+/// the config) on every request, and a [`HeaderName`] owns its lowercased
+/// bytes, so each worker thread keeps the ones it has seen. Removals build
+/// none (`HeaderMap` looks a `&str` up on the stack): the names a client
+/// spells never reach this cache.
 fn header_name(name: &str) -> Option<HeaderName> {
     use std::cell::RefCell;
     use std::collections::HashMap;
@@ -285,9 +373,7 @@ fn apply(headers: &mut HeaderMap, edits: Vec<HeaderEdit>, response: &mut Vec<(He
     for edit in edits {
         match edit {
             HeaderEdit::Remove(name) => {
-                if let Some(name) = header_name(&name) {
-                    headers.remove(name);
-                }
+                headers.remove(&*name);
             }
             HeaderEdit::Set(name, value) => {
                 if let (Some(n), Some(v)) = (header_name(&name), header_value(value)) {
@@ -387,16 +473,6 @@ fn forwarded_headers(headers: &mut HeaderMap, uri: &Uri, peer: SocketAddr, peer_
 
 fn full(body: impl Into<Bytes>) -> Body {
     Full::new(body.into()).map_err(|never: Infallible| match never {}).boxed()
-}
-
-/// A short plain-text error response.
-fn error(status: StatusCode, body: &'static str) -> (u16, Response<Body>) {
-    let mut resp = Response::new(full(body));
-    *resp.status_mut() = status;
-    let headers = resp.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    (status.as_u16(), resp)
 }
 
 #[cfg(test)]

@@ -85,6 +85,7 @@ fn could_be_header(buf: &[u8]) -> bool {
 pub async fn accept<S: AsyncRead + Unpin>(mut stream: S) -> io::Result<(Option<SocketAddr>, Prefixed<S>)> {
     let mut buf = Vec::with_capacity(256);
     let mut chunk = [0u8; 512];
+    let invalid = |what: String| io::Error::new(io::ErrorKind::InvalidData, what);
     loop {
         let n = stream.read(&mut chunk).await?;
         if n == 0 {
@@ -97,19 +98,15 @@ pub async fn accept<S: AsyncRead + Unpin>(mut stream: S) -> io::Result<(Option<S
         let parsed = HeaderResult::parse(&buf);
         if parsed.is_incomplete() {
             if buf.len() > MAX_HEADER {
-                return Err(io::Error::new(io::ErrorKind::InvalidData, "PROXY header too long"));
+                return Err(invalid("PROXY header too long".into()));
             }
             continue;
         }
         let (len, source) = match parsed {
             HeaderResult::V1(Ok(h)) => (h.header.len(), v1_source(&h.addresses)),
             HeaderResult::V2(Ok(h)) => (h.len(), v2_source(&h)),
-            HeaderResult::V1(Err(e)) => {
-                return Err(io::Error::new(io::ErrorKind::InvalidData, format!("bad PROXY v1 header: {e}")));
-            }
-            HeaderResult::V2(Err(e)) => {
-                return Err(io::Error::new(io::ErrorKind::InvalidData, format!("bad PROXY v2 header: {e}")));
-            }
+            HeaderResult::V1(Err(e)) => return Err(invalid(format!("bad PROXY v1 header: {e}"))),
+            HeaderResult::V2(Err(e)) => return Err(invalid(format!("bad PROXY v2 header: {e}"))),
         };
         let rest = Bytes::from(buf).slice(len..);
         return Ok((source, Prefixed::new(rest, stream)));

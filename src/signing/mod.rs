@@ -154,6 +154,6 @@ mod tests {
         let doc = br#"{"maintenance": {"enabled": true}, "signing": {"secretEnv": "EDGEGUARD_TEST_SIGNING_RESPOND"}}"#;
         let pipeline = Pipeline::from_json(doc).unwrap();
         let decision = pipeline.outcome(&OwnedRequest::new("192.0.2.1:1")).decision;
-        assert!(matches!(decision, Decision::Respond(ref r) if r.status == 503), "{decision:?}");
+        assert!(matches!(decision, Decision::Respond(ref r) if r.status() == 503), "{decision:?}");
     }
 }

@@ -90,7 +90,7 @@ impl Detection {
 ///
 /// # Examples
 /// ```
-/// use edgeguard::{forwarded::Chain, resolve::{detect, Stop}, trust::TrustedProxies};
+/// use edgeguard::{forwarded::Chain, detection::{detect, Stop}, trust::TrustedProxies};
 /// let trusted = TrustedProxies::new(["10.0.0.0/8"], false).unwrap();
 /// let chain = Chain::from_xff(&["198.51.100.1, 203.0.113.9, 10.0.0.5"]);
 /// let d = detect("10.0.0.1".parse().unwrap(), &chain.hops, &trusted, 32);
