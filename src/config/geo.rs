@@ -5,6 +5,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::{lenient, units};
+use crate::geo::{FIELDS, Field};
 
 /// `geo`: which database to read and which headers to set.
 ///
@@ -135,65 +136,46 @@ pub struct GeoHeaderNames {
 
 impl Default for GeoHeaderNames {
     fn default() -> Self {
-        // The conventional names of the fields on by default; every opt-in field off.
-        let [country, _, _, region, _, city, _, _, _, _, _, asn, asn_org] =
-            Self::CONVENTIONAL.map(|(_, name)| name);
-        let off = String::new;
+        // The usual names of the fields on by default; every opt-in field off.
+        let on = |field: Field| {
+            let spec = &FIELDS[field as usize];
+            if spec.on_by_default { spec.usual_header.into() } else { String::new() }
+        };
         Self {
-            country: country.into(),
-            country_name: off(),
-            continent: off(),
-            region: region.into(),
-            region_name: off(),
-            city: city.into(),
-            postal_code: off(),
-            latitude: off(),
-            longitude: off(),
-            accuracy_radius: off(),
-            time_zone: off(),
-            asn: asn.into(),
-            asn_org: asn_org.into(),
+            country: on(Field::Country),
+            country_name: on(Field::CountryName),
+            continent: on(Field::Continent),
+            region: on(Field::Region),
+            region_name: on(Field::RegionName),
+            city: on(Field::City),
+            postal_code: on(Field::PostalCode),
+            latitude: on(Field::Latitude),
+            longitude: on(Field::Longitude),
+            accuracy_radius: on(Field::AccuracyRadius),
+            time_zone: on(Field::TimeZone),
+            asn: on(Field::Asn),
+            asn_org: on(Field::AsnOrg),
         }
     }
 }
 
 impl GeoHeaderNames {
-    /// `(config field, usual name)` of every field, as [`GeoHeaderNames::fields`]
-    /// lists them: what the docs suggest for opt-in fields, and what EdgeGuard
-    /// strips from clients whether or not it sets them. Constants, not
-    /// `String`s: every wasm instance reads them at init (issue #14).
-    pub const CONVENTIONAL: [(&'static str, &'static str); 13] = [
-        ("country", "X-Geo-Country"),
-        ("countryName", "X-Geo-Country-Name"),
-        ("continent", "X-Geo-Continent"),
-        ("region", "X-Geo-Region"),
-        ("regionName", "X-Geo-Region-Name"),
-        ("city", "X-Geo-City"),
-        ("postalCode", "X-Geo-Postal-Code"),
-        ("latitude", "X-Geo-Latitude"),
-        ("longitude", "X-Geo-Longitude"),
-        ("accuracyRadius", "X-Geo-Accuracy-Radius"),
-        ("timeZone", "X-Geo-Time-Zone"),
-        ("asn", "X-Geo-ASN"),
-        ("asnOrg", "X-Geo-ASN-Org"),
-    ];
-
-    /// `(config field, header name)` for every field, in output order.
-    pub fn fields(&self) -> [(&'static str, &str); 13] {
+    /// The header name of every field, indexed by [`Field`] like [`FIELDS`].
+    pub fn fields(&self) -> [&str; FIELDS.len()] {
         [
-            ("country", &self.country),
-            ("countryName", &self.country_name),
-            ("continent", &self.continent),
-            ("region", &self.region),
-            ("regionName", &self.region_name),
-            ("city", &self.city),
-            ("postalCode", &self.postal_code),
-            ("latitude", &self.latitude),
-            ("longitude", &self.longitude),
-            ("accuracyRadius", &self.accuracy_radius),
-            ("timeZone", &self.time_zone),
-            ("asn", &self.asn),
-            ("asnOrg", &self.asn_org),
+            &self.country,
+            &self.country_name,
+            &self.continent,
+            &self.region,
+            &self.region_name,
+            &self.city,
+            &self.postal_code,
+            &self.latitude,
+            &self.longitude,
+            &self.accuracy_radius,
+            &self.time_zone,
+            &self.asn,
+            &self.asn_org,
         ]
     }
 }
@@ -206,22 +188,30 @@ mod tests {
     #[test]
     fn default_header_set() {
         let want = [
-            ("country", "X-Geo-Country"),
-            ("countryName", ""),
-            ("continent", ""),
-            ("region", "X-Geo-Region"),
-            ("regionName", ""),
-            ("city", "X-Geo-City"),
-            ("postalCode", ""),
-            ("latitude", ""),
-            ("longitude", ""),
-            ("accuracyRadius", ""),
-            ("timeZone", ""),
-            ("asn", "X-Geo-ASN"),
-            ("asnOrg", "X-Geo-ASN-Org"),
+            "X-Geo-Country",
+            "",
+            "",
+            "X-Geo-Region",
+            "",
+            "X-Geo-City",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "X-Geo-ASN",
+            "X-Geo-ASN-Org",
         ];
         assert_eq!(GeoHeaderNames::default().fields(), want);
-        // The table lists the fields in the same order.
-        assert_eq!(want.map(|(field, _)| field), GeoHeaderNames::CONVENTIONAL.map(|(field, _)| field));
+    }
+
+    /// `fields()` puts each config key's header at its row of the table.
+    #[test]
+    fn fields_follow_the_table() {
+        for (i, spec) in FIELDS.iter().enumerate() {
+            let json = format!(r#"{{"{}": "X-Marker"}}"#, spec.key);
+            let names: GeoHeaderNames = serde_json::from_str(&json).expect(spec.key);
+            assert_eq!(names.fields()[i], "X-Marker", "{}", spec.key);
+        }
     }
 }

@@ -16,16 +16,16 @@ use std::sync::Mutex;
 use std::time::SystemTime;
 
 pub use cache::NetworkCache;
-pub use values::{Field, encode};
+pub use values::{DbKind, FIELDS, Field, FieldSpec, encode};
 
-use crate::config::{GeoConfig, GeoHeaderNames, GeoOnError, ValueEncoding};
+use crate::config::{GeoConfig, GeoOnError, ValueEncoding};
 use crate::error::ConfigError;
 use crate::headers::check_output_name;
 use crate::log::{Level, Log};
 use crate::mmdb::CityFields;
 use crate::request::{EditName, HeaderEdit};
 use database::{Db, ReloadingDb};
-use values::{FIELDS, Values};
+use values::Values;
 
 /// The smallest page cache per database: one page, so that the nodes of a
 /// lookup that share a page cost one read. More pages save little: with the
@@ -58,7 +58,7 @@ pub enum GeoStatus {
 struct Source {
     db: ReloadingDb,
     cache: Mutex<(u64, NetworkCache<Values>)>,
-    asn: bool,
+    kind: DbKind,
 }
 
 /// The validated `geo` section.
@@ -66,7 +66,7 @@ pub struct GeoStage {
     sources: Vec<Source>,
     /// Header name per field (index = `Field as usize`), `None` when switched
     /// off or when no configured database has the field.
-    names: [Option<EditName>; 13],
+    names: [Option<EditName>; FIELDS.len()],
     language: String,
     encoding: ValueEncoding,
     unknown_value: Option<String>,
@@ -89,11 +89,21 @@ impl GeoStage {
         if cfg.database.is_empty() && cfg.asn_database.is_empty() {
             return Ok(None);
         }
-        let mut names: [Option<EditName>; 13] = Default::default();
-        for (i, (field, name)) in cfg.headers.fields().into_iter().enumerate() {
+        let paths: Vec<(&str, &str, DbKind)> = [
+            ("geo.database", cfg.database.as_str(), DbKind::City),
+            ("geo.asnDatabase", cfg.asn_database.as_str(), DbKind::Asn),
+        ]
+        .into_iter()
+        .filter(|(_, p, _)| !p.is_empty())
+        .collect();
+        let mut names: [Option<EditName>; FIELDS.len()] = Default::default();
+        for ((spec, name), slot) in FIELDS.iter().zip(cfg.headers.fields()).zip(&mut names) {
             check_output_name(name, true)
-                .map_err(|r| ConfigError::invalid(format_args!("geo.headers.{field}"), r))?;
-            names[i] = (!name.is_empty()).then(|| name.into());
+                .map_err(|r| ConfigError::invalid(format_args!("geo.headers.{}", spec.key), r))?;
+            // A field no configured database can supply never gets a header
+            // (not even `unknownValue`): e.g. ASN headers without `asnDatabase`.
+            let supplied = paths.iter().any(|&(_, _, db)| db == spec.db);
+            *slot = (!name.is_empty() && supplied).then(|| name.into());
         }
         check_output_name(&cfg.db_info_header, true)
             .map_err(|r| ConfigError::invalid("geo.dbInfoHeader", r))?;
@@ -114,13 +124,6 @@ impl GeoStage {
         if cfg.reload_interval.is_zero() {
             return Err(ConfigError::invalid("geo.reloadInterval", "must be greater than 0"));
         }
-        let paths: Vec<(&str, &str, bool)> = [
-            ("geo.database", cfg.database.as_str(), false),
-            ("geo.asnDatabase", cfg.asn_database.as_str(), true),
-        ]
-        .into_iter()
-        .filter(|(_, p, _)| !p.is_empty())
-        .collect();
         let max_entries = NetworkCache::<Values>::MAX_CAPACITY;
         if cfg.cache_entries > max_entries {
             return Err(ConfigError::invalid(
@@ -133,8 +136,10 @@ impl GeoStage {
         // Each reader keeps the top of its tree and the head of its data
         // section besides its pages, and a City reader its place memo; what
         // is left is shared out as pages.
-        let kept = |asn: bool| crate::mmdb::HOT_BYTES + if asn { 0 } else { crate::mmdb::PLACE_MEMO_BYTES };
-        let kept_bytes: usize = paths.iter().map(|&(_, _, asn)| kept(asn)).sum();
+        let kept = |db: DbKind| {
+            crate::mmdb::HOT_BYTES + if db == DbKind::Asn { 0 } else { crate::mmdb::PLACE_MEMO_BYTES }
+        };
+        let kept_bytes: usize = paths.iter().map(|&(_, _, db)| kept(db)).sum();
         let page_cache =
             cfg.memory_budget.saturating_sub(cache_bytes.saturating_add(kept_bytes)) / paths.len();
         if page_cache < MIN_PAGE_CACHE {
@@ -150,20 +155,12 @@ impl GeoStage {
         }
         let sources: Vec<Source> = paths
             .into_iter()
-            .map(|(_, path, asn)| Source {
+            .map(|(_, path, kind)| Source {
                 db: ReloadingDb::open(Path::new(path), page_cache, cfg.reload_interval, log),
                 cache: Mutex::new((0, NetworkCache::new(cache_entries))),
-                asn,
+                kind,
             })
             .collect();
-        // A field no configured database can supply never gets a header (not
-        // even `unknownValue`): e.g. ASN headers without `asnDatabase`.
-        for (name, field) in names.iter_mut().zip(FIELDS) {
-            let asn_field = matches!(field, Field::Asn | Field::AsnOrg);
-            if !sources.iter().any(|s| s.asn == asn_field) {
-                *name = None;
-            }
-        }
         let on = |f: Field| names[f as usize].is_some();
         let city_fields = CityFields {
             country_iso_code: on(Field::Country),
@@ -205,13 +202,16 @@ impl GeoStage {
         self.names.iter().flatten().map(|n| &**n).chain(self.db_info_header.as_deref())
     }
 
-    /// Every geo header name, configured or conventional, and `dbInfoHeader`
+    /// Every geo header name, configured or usual, and `dbInfoHeader`
     /// (configured or the default `X-Geo-DB`), whether this config sets it
     /// or not: only EdgeGuard sets them, so a client-sent copy never passes.
     pub fn managed_names(cfg: &GeoConfig) -> impl Iterator<Item = &str> {
-        let configured = cfg.headers.fields().into_iter().map(|(_, name)| name);
-        let conventional = GeoHeaderNames::CONVENTIONAL.into_iter().map(|(_, name)| name);
-        configured.chain(conventional).chain([cfg.db_info_header.as_str(), crate::headers::X_GEO_DB])
+        let usual = FIELDS.iter().map(|spec| spec.usual_header);
+        cfg.headers
+            .fields()
+            .into_iter()
+            .chain(usual)
+            .chain([cfg.db_info_header.as_str(), crate::headers::X_GEO_DB])
     }
 
     /// Looks `client` up and appends the geo headers. `now` drives the
@@ -294,7 +294,7 @@ impl GeoStage {
                 return Ok(values);
             }
         }
-        let (values, prefix_len) = if source.asn {
+        let (values, prefix_len) = if source.kind == DbKind::Asn {
             let found = db.reader.lookup_asn(ip)?;
             (found.record.map(|r| values::asn_values(&r, self.encoding)), found.prefix_len)
         } else {
@@ -316,72 +316,27 @@ mod tests {
 
     #[test]
     fn memory_budget_is_shared_out_and_bounded() {
-        struct Case {
-            desc: &'static str,
-            asn: bool,
-            cache_entries: usize,
-            memory_budget: usize,
-            refused_at: Option<&'static str>,
-        }
         let d = GeoConfig::default();
+        let max = NetworkCache::<Values>::MAX_CAPACITY;
+        // (case, with asnDatabase, cacheEntries, memoryBudget, the field refused)
         let cases = [
-            Case {
-                desc: "default, City",
-                asn: false,
-                cache_entries: d.cache_entries,
-                memory_budget: d.memory_budget,
-                refused_at: None,
-            },
-            Case {
-                desc: "default, City + ASN",
-                asn: true,
-                cache_entries: d.cache_entries,
-                memory_budget: d.memory_budget,
-                refused_at: None,
-            },
-            Case {
-                desc: "no page left",
-                asn: true,
-                cache_entries: 64,
-                memory_budget: 16 << 10,
-                refused_at: Some("geo.memoryBudget"),
-            },
-            Case {
-                desc: "cache over the budget",
-                asn: false,
-                cache_entries: 4096,
-                memory_budget: 24 << 10,
-                refused_at: Some("geo.memoryBudget"),
-            },
-            Case {
-                desc: "entries overflowing the sums",
-                asn: false,
-                cache_entries: usize::MAX,
-                memory_budget: 24 << 10,
-                refused_at: Some("geo.cacheEntries"),
-            },
-            Case {
-                desc: "one more than a cache holds",
-                asn: false,
-                cache_entries: NetworkCache::<Values>::MAX_CAPACITY + 1,
-                memory_budget: 1 << 30,
-                refused_at: Some("geo.cacheEntries"),
-            },
+            ("default, City", false, d.cache_entries, d.memory_budget, None),
+            ("default, City + ASN", true, d.cache_entries, d.memory_budget, None),
+            ("no page left", true, 64, 16 << 10, Some("geo.memoryBudget")),
+            ("cache over the budget", false, 4096, 24 << 10, Some("geo.memoryBudget")),
+            ("entries overflowing the sums", false, usize::MAX, 24 << 10, Some("geo.cacheEntries")),
+            ("one more than a cache holds", false, max + 1, 1 << 30, Some("geo.cacheEntries")),
         ];
-        for c in cases {
+        for (desc, asn, cache_entries, memory_budget, refused_at) in cases {
             let cfg = GeoConfig {
                 database: "testdata/geo/GeoLite2-City-Test.mmdb".into(),
-                asn_database: if c.asn {
-                    "testdata/geo/GeoLite2-ASN-Test.mmdb".into()
-                } else {
-                    String::new()
-                },
-                cache_entries: c.cache_entries,
-                memory_budget: c.memory_budget,
+                asn_database: if asn { "testdata/geo/GeoLite2-ASN-Test.mmdb".into() } else { String::new() },
+                cache_entries,
+                memory_budget,
                 ..GeoConfig::default()
             };
             let got = GeoStage::new(&cfg, &MemoryLog::default());
-            assert_eq!(got.as_ref().err().map(ConfigError::path), c.refused_at, "case {}", c.desc);
+            assert_eq!(got.as_ref().err().map(ConfigError::path), refused_at, "case {desc}");
         }
     }
 }

@@ -10,7 +10,7 @@ use crate::mmdb::{AsnRecord, CityRecord};
 /// percent-encoded value decodes unambiguously. Non-ASCII is always encoded.
 const PERCENT: &AsciiSet = &CONTROLS.add(b'%');
 
-/// One geo header field, in the order of [`crate::config::GeoHeaderNames::fields`].
+/// One geo header field: its position in [`FIELDS`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(u8)]
 pub enum Field {
@@ -42,22 +42,70 @@ pub enum Field {
     AsnOrg,
 }
 
-/// Every field, indexed like the header-name table.
-pub const FIELDS: [Field; 13] = [
-    Field::Country,
-    Field::CountryName,
-    Field::Continent,
-    Field::Region,
-    Field::RegionName,
-    Field::City,
-    Field::PostalCode,
-    Field::Latitude,
-    Field::Longitude,
-    Field::AccuracyRadius,
-    Field::TimeZone,
-    Field::Asn,
-    Field::AsnOrg,
-];
+/// Which database supplies a field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DbKind {
+    /// `geo.database` (GeoLite2-City or -Country).
+    City,
+    /// `geo.asnDatabase` (GeoLite2-ASN).
+    Asn,
+}
+
+/// Everything EdgeGuard knows about one geo field.
+#[derive(Debug)]
+pub struct FieldSpec {
+    /// The field (its position in [`FIELDS`]).
+    pub field: Field,
+    /// Its key under `geo.headers`.
+    pub key: &'static str,
+    /// The usual header name: the default of the fields on by default, what
+    /// the docs suggest for the others, and stripped from clients whether or
+    /// not this config sets it. Constants, not `String`s: every wasm instance
+    /// reads them at init (issue #14).
+    pub usual_header: &'static str,
+    /// Whether the field has a header unless configured off (issue #14).
+    pub on_by_default: bool,
+    /// The database that supplies it.
+    pub db: DbKind,
+}
+
+/// The one table of geo fields, indexed by [`Field`]: the config keys, the
+/// default header set, the headers stripped from clients and which database
+/// each field needs all come from here.
+pub const FIELDS: [FieldSpec; 13] = {
+    const fn row(
+        field: Field,
+        key: &'static str,
+        usual_header: &'static str,
+        on: bool,
+        db: DbKind,
+    ) -> FieldSpec {
+        FieldSpec { field, key, usual_header, on_by_default: on, db }
+    }
+    use DbKind::{Asn, City};
+    let fields = [
+        row(Field::Country, "country", "X-Geo-Country", true, City),
+        row(Field::CountryName, "countryName", "X-Geo-Country-Name", false, City),
+        row(Field::Continent, "continent", "X-Geo-Continent", false, City),
+        row(Field::Region, "region", "X-Geo-Region", true, City),
+        row(Field::RegionName, "regionName", "X-Geo-Region-Name", false, City),
+        row(Field::City, "city", "X-Geo-City", true, City),
+        row(Field::PostalCode, "postalCode", "X-Geo-Postal-Code", false, City),
+        row(Field::Latitude, "latitude", "X-Geo-Latitude", false, City),
+        row(Field::Longitude, "longitude", "X-Geo-Longitude", false, City),
+        row(Field::AccuracyRadius, "accuracyRadius", "X-Geo-Accuracy-Radius", false, City),
+        row(Field::TimeZone, "timeZone", "X-Geo-Time-Zone", false, City),
+        row(Field::Asn, "asn", "X-Geo-ASN", true, Asn),
+        row(Field::AsnOrg, "asnOrg", "X-Geo-ASN-Org", true, Asn),
+    ];
+    // `FIELDS[field as usize]` is the field's row: checked at compile time.
+    let mut i = 0;
+    while i < fields.len() {
+        assert!(fields[i].field as usize == i, "FIELDS rows follow the order of Field");
+        i += 1;
+    }
+    fields
+};
 
 /// Header values for one lookup, packed into one shared allocation per
 /// network (the lookup cache holds thousands): each present field is its
@@ -108,34 +156,38 @@ impl Values {
 /// The city/country fields present in `record`, encoded.
 pub fn city_values(record: &CityRecord, encoding: ValueEncoding) -> Values {
     let r = record;
-    let fields: [(Field, Option<String>); 11] = [
-        (Field::Country, r.country_iso_code.clone()),
-        (Field::CountryName, r.country_name.clone()),
-        (Field::Continent, r.continent_code.clone()),
-        (Field::Region, r.subdivision_iso_code.clone()),
-        (Field::RegionName, r.subdivision_name.clone()),
-        (Field::City, r.city_name.clone()),
-        (Field::PostalCode, r.postal_code.clone()),
-        (Field::Latitude, r.latitude.map(|v| v.to_string())),
-        (Field::Longitude, r.longitude.map(|v| v.to_string())),
-        (Field::AccuracyRadius, r.accuracy_radius.map(|v| v.to_string())),
-        (Field::TimeZone, r.time_zone.clone()),
-    ];
-    collect(fields, encoding)
+    collect(DbKind::City, encoding, |field| match field {
+        Field::Country => r.country_iso_code.clone(),
+        Field::CountryName => r.country_name.clone(),
+        Field::Continent => r.continent_code.clone(),
+        Field::Region => r.subdivision_iso_code.clone(),
+        Field::RegionName => r.subdivision_name.clone(),
+        Field::City => r.city_name.clone(),
+        Field::PostalCode => r.postal_code.clone(),
+        Field::Latitude => r.latitude.map(|v| v.to_string()),
+        Field::Longitude => r.longitude.map(|v| v.to_string()),
+        Field::AccuracyRadius => r.accuracy_radius.map(|v| v.to_string()),
+        Field::TimeZone => r.time_zone.clone(),
+        Field::Asn | Field::AsnOrg => None,
+    })
 }
 
 /// The ASN fields present in `record`, encoded.
 pub fn asn_values(record: &AsnRecord, encoding: ValueEncoding) -> Values {
-    let fields =
-        [(Field::Asn, record.number.map(|n| n.to_string())), (Field::AsnOrg, record.organization.clone())];
-    collect(fields, encoding)
+    collect(DbKind::Asn, encoding, |field| match field {
+        Field::Asn => record.number.map(|n| n.to_string()),
+        Field::AsnOrg => record.organization.clone(),
+        _ => None,
+    })
 }
 
-fn collect<const N: usize>(fields: [(Field, Option<String>); N], encoding: ValueEncoding) -> Values {
+/// Packs the non-empty values of `db`'s fields. The code is one byte per
+/// field rather than its key: [`Values::fields`] indexes an array with it.
+fn collect(db: DbKind, encoding: ValueEncoding, value: impl Fn(Field) -> Option<String>) -> Values {
     let mut packed = String::new();
-    for (field, value) in fields {
-        if let Some(value) = value.filter(|v| !v.is_empty()) {
-            packed.push(char::from(b'a' + field as u8));
+    for spec in FIELDS.iter().filter(|spec| spec.db == db) {
+        if let Some(value) = value(spec.field).filter(|v| !v.is_empty()) {
+            packed.push(char::from(b'a' + spec.field as u8));
             packed.push_str(&encode(&value, encoding));
             packed.push('\n');
         }

@@ -519,6 +519,10 @@ mod tests {
     #[test]
     fn config_errors_name_the_field() {
         set_env("EDGEGUARD_TEST_ALLOW_EMPTY", "  ");
+        let list = |items: &[&str]| items.iter().map(|&i| i.into()).collect::<Vec<String>>();
+        let paths = |p: &[&str]| MaintenanceAllowConfig { paths: list(p), ..Default::default() };
+        let hosts = |h: &[&str]| MaintenanceAllowConfig { hosts: list(h), ..Default::default() };
+        let cidrs = |c: &[&str]| MaintenanceAllowConfig { cidrs: list(c), ..Default::default() };
         let tok = |header: &str, cookie: &str, env: &str| MaintenanceAllowConfig {
             token: MaintenanceTokenConfig {
                 header: header.into(),
@@ -527,99 +531,42 @@ mod tests {
             },
             ..Default::default()
         };
-        let cases: Vec<(&str, MaintenanceAllowConfig, &str, &str)> = vec![
-            (
-                "relative path",
-                MaintenanceAllowConfig { paths: vec!["/ok".into(), "healthz".into()], ..Default::default() },
-                "maintenance.allow.paths[1]",
-                "`healthz` must start with `/`",
-            ),
-            (
-                "root path",
-                MaintenanceAllowConfig { paths: vec!["/".into()], ..Default::default() },
-                "maintenance.allow.paths[0]",
-                "would keep every path served",
-            ),
-            (
-                "path with query",
-                MaintenanceAllowConfig { paths: vec!["/a?b".into()], ..Default::default() },
-                "maintenance.allow.paths[0]",
-                "without query",
-            ),
-            (
-                "dot segment",
-                MaintenanceAllowConfig { paths: vec!["/a/../b".into()], ..Default::default() },
-                "maintenance.allow.paths[0]",
-                "dot segment",
-            ),
-            (
-                "wildcard host",
-                MaintenanceAllowConfig { hosts: vec!["*.example.com".into()], ..Default::default() },
-                "maintenance.allow.hosts[0]",
-                "no wildcards",
-            ),
-            (
-                "empty host",
-                MaintenanceAllowConfig { hosts: vec![" ".into()], ..Default::default() },
-                "maintenance.allow.hosts[0]",
-                "is not a host name",
-            ),
+        // (case, config, field under `maintenance.allow.`, part of the reason)
+        let cases = [
+            ("relative path", paths(&["/ok", "healthz"]), "paths[1]", "`healthz` must start with `/`"),
+            ("root path", paths(&["/"]), "paths[0]", "would keep every path served"),
+            ("path with query", paths(&["/a?b"]), "paths[0]", "without query"),
+            ("dot segment", paths(&["/a/../b"]), "paths[0]", "dot segment"),
+            ("wildcard host", hosts(&["*.example.com"]), "hosts[0]", "no wildcards"),
+            ("empty host", hosts(&[" "]), "hosts[0]", "is not a host name"),
             (
                 "bad cidr",
-                MaintenanceAllowConfig {
-                    cidrs: vec!["192.0.2.0/24".into(), "192.0.2.0/33".into()],
-                    ..Default::default()
-                },
-                "maintenance.allow.cidrs[1]",
+                cidrs(&["192.0.2.0/24", "192.0.2.0/33"]),
+                "cidrs[1]",
                 "`192.0.2.0/33` is not a CIDR",
             ),
-            (
-                "every address",
-                MaintenanceAllowConfig { cidrs: vec!["::/0".into()], ..Default::default() },
-                "maintenance.allow.cidrs[0]",
-                "would let every client bypass",
-            ),
-            (
-                "header and cookie",
-                tok("X-T", "t", "V"),
-                "maintenance.allow.token",
-                "`header` and `cookie` are exclusive",
-            ),
-            (
-                "neither header nor cookie",
-                tok("", "", "V"),
-                "maintenance.allow.token",
-                "set one of `header` or `cookie`",
-            ),
-            (
-                "bad header name",
-                tok("X T", "", "V"),
-                "maintenance.allow.token.header",
-                "`X T` is not a valid header name",
-            ),
-            (
-                "bad cookie name",
-                tok("", "a=b", "V"),
-                "maintenance.allow.token.cookie",
-                "`a=b` is not a valid cookie name",
-            ),
-            ("no secretEnv", tok("X-T", "", ""), "maintenance.allow.token.secretEnv", "is required"),
+            ("every address", cidrs(&["::/0"]), "cidrs[0]", "would let every client bypass"),
+            ("header and cookie", tok("X-T", "t", "V"), "token", "`header` and `cookie` are exclusive"),
+            ("neither header nor cookie", tok("", "", "V"), "token", "set one of `header` or `cookie`"),
+            ("bad header name", tok("X T", "", "V"), "token.header", "`X T` is not a valid header name"),
+            ("bad cookie name", tok("", "a=b", "V"), "token.cookie", "`a=b` is not a valid cookie name"),
+            ("no secretEnv", tok("X-T", "", ""), "token.secretEnv", "is required"),
             (
                 "missing variable",
                 tok("X-T", "", "EDGEGUARD_TEST_ALLOW_MISSING"),
-                "maintenance.allow.token.secretEnv",
+                "token.secretEnv",
                 "environment variable `EDGEGUARD_TEST_ALLOW_MISSING` is not set or empty",
             ),
             (
                 "blank variable",
                 tok("", "c", "EDGEGUARD_TEST_ALLOW_EMPTY"),
-                "maintenance.allow.token.secretEnv",
+                "token.secretEnv",
                 "`EDGEGUARD_TEST_ALLOW_EMPTY` is not set or empty",
             ),
         ];
-        for (desc, cfg, path, reason) in cases {
+        for (desc, cfg, field, reason) in cases {
             let err = allow(cfg).unwrap_err();
-            assert_eq!(err.path(), path, "{desc}");
+            assert_eq!(err.path(), format!("maintenance.allow.{field}"), "{desc}");
             assert!(err.to_string().contains(reason), "{desc}: {err}");
         }
     }

@@ -305,7 +305,7 @@ fn geo_headers(cfg: &Config) -> Vec<&str> {
     if g.database.is_empty() && g.asn_database.is_empty() {
         return Vec::new();
     }
-    let mut names: Vec<&str> = g.headers.fields().iter().map(|(_, n)| *n).collect();
+    let mut names: Vec<&str> = g.headers.fields().to_vec();
     names.push(&g.db_info_header);
     names.retain(|n| !n.is_empty());
     names
