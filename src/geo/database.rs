@@ -86,7 +86,7 @@ impl ReloadingDb {
             Err(e) => {
                 // Outside Traefik's `settings.mounts` (or on Traefik < 3.2.2,
                 // which has no mounts) the file simply does not exist for the guest.
-                let hint = if e.to_string().starts_with("cannot open") {
+                let hint = if matches!(e, MmdbError::Open { .. }) {
                     "; in Traefik the directory must be listed in the plugin's settings.mounts (Traefik >= 3.2.2)"
                 } else {
                     ""

@@ -377,7 +377,7 @@ impl<'s, S: ByteSource + ?Sized> Cursor<'s, S> {
 
     /// The header of the next value, following a pointer if there is one.
     /// Returns where to resume after the value when a pointer was followed.
-    fn resolve(&mut self) -> Result<(Header, Option<u64>), MmdbError> {
+    fn header_past_pointer(&mut self) -> Result<(Header, Option<u64>), MmdbError> {
         let mut header = self.header()?;
         let mut resume = None;
         for _ in 0..MAX_POINTER_CHAIN {
@@ -418,7 +418,7 @@ impl<'s, S: ByteSource + ?Sized> Cursor<'s, S> {
 
     /// Enters the map (or array, for `ty` = [`TYPE_ARRAY`]) at the current position.
     pub(crate) fn enter(&mut self, ty: u8, what: &str) -> Result<Container, MmdbError> {
-        let (header, resume) = self.resolve()?;
+        let (header, resume) = self.header_past_pointer()?;
         self.expect(header, ty, what)?;
         Ok(Container { entries: header.value, resume })
     }
@@ -437,15 +437,15 @@ impl<'s, S: ByteSource + ?Sized> Cursor<'s, S> {
         Ok((header.ty == TYPE_POINTER).then_some(u64::from(header.value)))
     }
 
-    /// Reads a map key and returns the index of the first candidate equal to
+    /// Reads a map key and returns the `K` of the first candidate equal to
     /// it. Keys longer than the window match nothing (no candidate is that long).
-    pub(crate) fn key(&mut self, candidates: &[&str]) -> Result<Option<usize>, MmdbError> {
-        let (header, resume) = self.resolve()?;
+    pub(crate) fn key<K: Copy>(&mut self, candidates: &[(&str, K)]) -> Result<Option<K>, MmdbError> {
+        let (header, resume) = self.header_past_pointer()?;
         self.expect(header, TYPE_UTF8, "map key")?;
         let found = match usize::try_from(header.value) {
             Ok(n) if n <= WINDOW => {
                 let bytes = self.take(n)?;
-                candidates.iter().position(|c| c.as_bytes() == bytes)
+                candidates.iter().find(|(c, _)| c.as_bytes() == bytes).map(|&(_, k)| k)
             }
             _ => {
                 self.skip_bytes(header.value)?;
@@ -458,7 +458,7 @@ impl<'s, S: ByteSource + ?Sized> Cursor<'s, S> {
 
     /// Reads a UTF-8 string; `what` names the field in errors.
     pub(crate) fn string(&mut self, what: &str) -> Result<String, MmdbError> {
-        let (header, resume) = self.resolve()?;
+        let (header, resume) = self.header_past_pointer()?;
         self.expect(header, TYPE_UTF8, what)?;
         let at = self.file_offset(header.at);
         if header.value > MAX_STRING_LEN {
@@ -491,7 +491,7 @@ impl<'s, S: ByteSource + ?Sized> Cursor<'s, S> {
     /// Reads an unsigned integer of any width (or a non-negative int32) and
     /// converts it to `T`; `what` names the field in errors.
     pub(crate) fn uint<T: TryFrom<u128>>(&mut self, what: &str) -> Result<T, MmdbError> {
-        let (header, resume) = self.resolve()?;
+        let (header, resume) = self.header_past_pointer()?;
         let value = match header.ty {
             TYPE_UINT16 | TYPE_UINT32 | TYPE_UINT64 | TYPE_UINT128 | TYPE_INT32 => {
                 let mut bytes = [0; 16];
@@ -519,7 +519,7 @@ impl<'s, S: ByteSource + ?Sized> Cursor<'s, S> {
 
     /// Reads a double (or a float, widened); `what` names the field in errors.
     pub(crate) fn float(&mut self, what: &str) -> Result<f64, MmdbError> {
-        let (header, resume) = self.resolve()?;
+        let (header, resume) = self.header_past_pointer()?;
         let value = match header.ty {
             TYPE_DOUBLE => f64::from_be_bytes(self.array()?),
             TYPE_FLOAT => f64::from(f32::from_be_bytes(self.array()?)),
@@ -569,6 +569,25 @@ impl<'s, S: ByteSource + ?Sized> Cursor<'s, S> {
         }
     }
 }
+
+/// Declares the keys of one map as an enum and its `KEYS` for [`Cursor::key`]:
+/// one list, so a key's name and its variant cannot drift apart.
+macro_rules! map_keys {
+    ($(#[$doc:meta])* $name:ident { $($variant:ident = $key:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        enum $name { $($variant),+ }
+        impl $name {
+            const KEYS: &'static [(&'static str, $name)] = &[$(($key, $name::$variant)),+];
+            /// The key as the database spells it.
+            #[allow(dead_code)] // only some maps' errors name their keys
+            fn name(self) -> &'static str {
+                Self::KEYS[self as usize].0
+            }
+        }
+    };
+}
+pub(crate) use map_keys;
 
 #[cfg(test)]
 mod tests {
@@ -811,7 +830,7 @@ mod tests {
         assert_eq!(c.entries, 3);
         let mut got = Vec::new();
         for _ in 0..c.entries {
-            match cur.key(&["ja", "en"]).unwrap() {
+            match cur.key(&[("ja", 0), ("en", 1)]).unwrap() {
                 Some(i) => got.push((i, cur.string("names").unwrap())),
                 None => cur.skip().unwrap(),
             }

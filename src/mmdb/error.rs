@@ -50,13 +50,23 @@ pub enum MmdbError {
     /// key missing, a value out of range, a search tree larger than the file).
     #[error("invalid mmdb metadata: {0}")]
     InvalidMetadata(String),
-    /// The search tree or the data section is corrupt; the message names the offset.
-    #[error("invalid mmdb database: {0}")]
-    InvalidDatabase(String),
+    /// The search tree or the data section is corrupt.
+    #[error("invalid mmdb database: {message} at offset {offset}")]
+    InvalidDatabase {
+        /// What is wrong.
+        message: String,
+        /// Where in the file.
+        offset: u64,
+    },
     /// A value exceeds one of the reader's safety limits (nesting depth, entry
-    /// count, string length, values per lookup); the message names the offset.
-    #[error("mmdb limit exceeded: {0}")]
-    LimitExceeded(String),
+    /// count, string length, values per lookup).
+    #[error("mmdb limit exceeded: {message} at offset {offset}")]
+    LimitExceeded {
+        /// Which limit, and by how much.
+        message: String,
+        /// Where in the file.
+        offset: u64,
+    },
 }
 
 impl MmdbError {
@@ -67,12 +77,12 @@ impl MmdbError {
 
     /// Builds [`MmdbError::InvalidDatabase`] for a problem found at `offset`.
     pub(crate) fn corrupt(offset: u64, reason: impl std::fmt::Display) -> Self {
-        Self::InvalidDatabase(format!("{reason} at offset {offset}"))
+        Self::InvalidDatabase { message: reason.to_string(), offset }
     }
 
     /// Builds [`MmdbError::LimitExceeded`] for a problem found at `offset`.
     pub(crate) fn limit(offset: u64, reason: impl std::fmt::Display) -> Self {
-        Self::LimitExceeded(format!("{reason} at offset {offset}"))
+        Self::LimitExceeded { message: reason.to_string(), offset }
     }
 }
 
@@ -82,48 +92,38 @@ mod tests {
 
     #[test]
     fn display_strings() {
-        struct Case {
-            desc: &'static str,
-            err: MmdbError,
-            want: &'static str,
-        }
+        let not_found = io::Error::new(io::ErrorKind::NotFound, "no such file");
         let cases = [
-            Case {
-                desc: "open",
-                err: MmdbError::Open {
-                    path: "geo/City.mmdb".into(),
-                    source: io::Error::new(io::ErrorKind::NotFound, "no such file"),
-                },
-                want: "cannot open mmdb file `geo/City.mmdb`: no such file or directory",
-            },
-            Case {
-                desc: "io",
-                err: MmdbError::Io { offset: 4096, len: 7, source: io::Error::other("bad descriptor") },
-                want: "read of 7 bytes at offset 4096 failed: bad descriptor",
-            },
-            Case {
-                desc: "out of bounds",
-                err: MmdbError::OutOfBounds { offset: 90, len: 16, size: 100 },
-                want: "read of 16 bytes at offset 90 runs past the end of the 100-byte database",
-            },
-            Case {
-                desc: "metadata",
-                err: MmdbError::metadata("record_size 27 is not 24, 28 or 32"),
-                want: "invalid mmdb metadata: record_size 27 is not 24, 28 or 32",
-            },
-            Case {
-                desc: "corrupt",
-                err: MmdbError::corrupt(1234, "pointer to a pointer"),
-                want: "invalid mmdb database: pointer to a pointer at offset 1234",
-            },
-            Case {
-                desc: "limit",
-                err: MmdbError::limit(77, "string of 9000 bytes exceeds 4096"),
-                want: "mmdb limit exceeded: string of 9000 bytes exceeds 4096 at offset 77",
-            },
+            (
+                MmdbError::Open { path: "geo/City.mmdb".into(), source: not_found },
+                "cannot open mmdb file `geo/City.mmdb`: no such file or directory",
+            ),
+            (
+                MmdbError::Io { offset: 4096, len: 7, source: io::Error::other("bad descriptor") },
+                "read of 7 bytes at offset 4096 failed: bad descriptor",
+            ),
+            (
+                MmdbError::OutOfBounds { offset: 90, len: 16, size: 100 },
+                "read of 16 bytes at offset 90 runs past the end of the 100-byte database",
+            ),
+            (
+                MmdbError::metadata("record_size 27 is not 24, 28 or 32"),
+                "invalid mmdb metadata: record_size 27 is not 24, 28 or 32",
+            ),
+            (
+                MmdbError::corrupt(1234, "pointer to a pointer"),
+                "invalid mmdb database: pointer to a pointer at offset 1234",
+            ),
+            (
+                MmdbError::limit(77, "string of 9000 bytes exceeds 4096"),
+                "mmdb limit exceeded: string of 9000 bytes exceeds 4096 at offset 77",
+            ),
         ];
-        for c in cases {
-            assert_eq!(c.err.to_string(), c.want, "case {}", c.desc);
+        for (err, want) in cases {
+            assert_eq!(err.to_string(), want);
         }
+        // The offset is a field, not only text.
+        assert!(matches!(MmdbError::corrupt(9, "x"), MmdbError::InvalidDatabase { offset: 9, .. }));
+        assert!(matches!(MmdbError::limit(8, "x"), MmdbError::LimitExceeded { offset: 8, .. }));
     }
 }

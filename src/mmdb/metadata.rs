@@ -4,7 +4,7 @@
 //! Format: <https://maxmind.github.io/MaxMind-DB/#database-metadata>.
 
 use super::MmdbError;
-use super::decoder::{Cursor, TYPE_MAP};
+use super::decoder::{Cursor, TYPE_MAP, map_keys};
 use super::source::ByteSource;
 
 /// Starts the metadata section; the last occurrence in the file counts.
@@ -113,27 +113,26 @@ pub(crate) fn read_metadata<S: ByteSource + ?Sized>(
     start: u64,
     head: &[u8],
 ) -> Result<Metadata, MmdbError> {
-    const KEYS: [&str; 7] = [
-        "database_type",
-        "build_epoch",
-        "ip_version",
-        "record_size",
-        "node_count",
-        "binary_format_major_version",
-        "binary_format_minor_version",
-    ];
+    map_keys! {
+        /// The metadata keys EdgeGuard reads.
+        Key { DatabaseType = "database_type", BuildEpoch = "build_epoch", IpVersion = "ip_version",
+            RecordSize = "record_size", NodeCount = "node_count", Major = "binary_format_major_version",
+            Minor = "binary_format_minor_version" }
+    }
+    use Key::*;
+    const REQUIRED: [Key; 5] = [BuildEpoch, IpVersion, RecordSize, NodeCount, Major];
     let len = src.len().checked_sub(start).ok_or_else(|| MmdbError::metadata("marker past the end"))?;
     let mut cur = Cursor::new(src, start, len, 0).with_head(head);
     let mut meta = Metadata::default();
-    let mut seen = [false; KEYS.len()];
+    let mut seen = [false; Key::KEYS.len()];
     let map = cur.enter(TYPE_MAP, "metadata")?;
     for _ in 0..map.entries {
-        let Some(key) = cur.key(&KEYS)? else {
+        let Some(key) = cur.key(Key::KEYS)? else {
             cur.skip()?;
             continue;
         };
-        let what = KEYS.get(key).copied().unwrap_or("metadata");
-        match seen.get_mut(key) {
+        let what = key.name();
+        match seen.get_mut(key as usize) {
             Some(seen) if !*seen => *seen = true,
             // A repeated key: the first one counts.
             _ => {
@@ -142,21 +141,18 @@ pub(crate) fn read_metadata<S: ByteSource + ?Sized>(
             }
         }
         match key {
-            0 => meta.database_type = cur.string(what)?,
-            1 => meta.build_epoch = cur.uint(what)?,
-            2 => meta.ip_version = cur.uint(what)?,
-            3 => meta.record_size = cur.uint(what)?,
-            4 => meta.node_count = cur.uint(what)?,
-            5 => meta.binary_format_major_version = cur.uint(what)?,
-            _ => meta.binary_format_minor_version = cur.uint(what)?,
+            DatabaseType => meta.database_type = cur.string(what)?,
+            BuildEpoch => meta.build_epoch = cur.uint(what)?,
+            IpVersion => meta.ip_version = cur.uint(what)?,
+            RecordSize => meta.record_size = cur.uint(what)?,
+            NodeCount => meta.node_count = cur.uint(what)?,
+            Major => meta.binary_format_major_version = cur.uint(what)?,
+            Minor => meta.binary_format_minor_version = cur.uint(what)?,
         }
     }
     cur.leave(map);
-    for required in [1, 2, 3, 4, 5] {
-        if !seen.get(required).copied().unwrap_or(false) {
-            let key = KEYS.get(required).copied().unwrap_or("?");
-            return Err(MmdbError::metadata(format!("required key `{key}` is missing")));
-        }
+    if let Some(missing) = REQUIRED.into_iter().find(|&k| !seen.get(k as usize).copied().unwrap_or(false)) {
+        return Err(MmdbError::metadata(format!("required key `{}` is missing", missing.name())));
     }
     Ok(meta)
 }
@@ -289,62 +285,30 @@ mod tests {
 
     #[test]
     fn rejects_bad_metadata() {
-        struct Case {
-            desc: &'static str,
-            key: &'static str,
-            value: Option<V>,
-            want: &'static str,
-        }
+        // (the key set to the value, or removed, and the reason the database is refused)
         let cases = [
-            Case {
-                desc: "record size",
-                key: "record_size",
-                value: Some(V::U16(27)),
-                want: "record_size 27 is not 24, 28 or 32",
-            },
-            Case {
-                desc: "ip version",
-                key: "ip_version",
-                value: Some(V::U16(5)),
-                want: "ip_version 5 is not 4 or 6",
-            },
-            Case { desc: "node count 0", key: "node_count", value: Some(V::U32(0)), want: "node_count is 0" },
-            Case {
-                desc: "node count huge",
-                key: "node_count",
-                value: Some(V::U32(u32::MAX)),
-                want: "search tree of 4294967295 nodes of 7 bytes does not fit before the metadata at offset 23",
-            },
-            Case {
-                desc: "major version",
-                key: "binary_format_major_version",
-                value: Some(V::U16(3)),
-                want: "is not 2",
-            },
-            Case {
-                desc: "missing node count",
-                key: "node_count",
-                value: None,
-                want: "required key `node_count` is missing",
-            },
-            Case {
-                desc: "record size as string",
-                key: "record_size",
-                value: Some(s("28")),
-                want: "expected an unsigned integer for `record_size`, found utf8_string",
-            },
-            Case {
-                desc: "record size too big",
-                key: "record_size",
-                value: Some(V::U32(70_000)),
-                want: "value 70000 for `record_size` is out of range",
-            },
+            ("record_size", Some(V::U16(27)), "record_size 27 is not 24, 28 or 32"),
+            ("ip_version", Some(V::U16(5)), "ip_version 5 is not 4 or 6"),
+            ("node_count", Some(V::U32(0)), "node_count is 0"),
+            (
+                "node_count",
+                Some(V::U32(u32::MAX)),
+                "search tree of 4294967295 nodes of 7 bytes does not fit before the metadata at offset 23",
+            ),
+            ("binary_format_major_version", Some(V::U16(3)), "is not 2"),
+            ("node_count", None, "required key `node_count` is missing"),
+            (
+                "record_size",
+                Some(s("28")),
+                "expected an unsigned integer for `record_size`, found utf8_string",
+            ),
+            ("record_size", Some(V::U32(70_000)), "value 70000 for `record_size` is out of range"),
         ];
         let db = DbBuilder::new(6, 28);
-        for c in cases {
-            let bytes = db.build_with(with_meta(db.metadata(), c.key, c.value));
+        for (key, value, want) in cases {
+            let bytes = db.build_with(with_meta(db.metadata(), key, value));
             let err = parse(&bytes).unwrap_err().to_string();
-            assert!(err.contains(c.want), "case {}: {err}", c.desc);
+            assert!(err.contains(want), "{key}: {err}");
         }
         // Metadata that is not a map at all.
         let mut bytes = db.tree();

@@ -10,7 +10,7 @@ use std::hash::BuildHasher;
 use std::sync::Mutex;
 
 use super::MmdbError;
-use super::decoder::{Cursor, TYPE_ARRAY, TYPE_MAP};
+use super::decoder::{Cursor, TYPE_ARRAY, TYPE_MAP, map_keys};
 use super::source::{ByteSource, MultiplyHash};
 
 /// Slots of a [`PlaceMemo`].
@@ -174,6 +174,30 @@ fn first<'s, S: ByteSource + ?Sized, T>(
     }
 }
 
+map_keys! {
+    /// The keys of a City or Country record that [`city`] decodes.
+    RecordKey { Country = "country", Continent = "continent", Subdivisions = "subdivisions", City = "city",
+        Postal = "postal", Location = "location" }
+}
+
+map_keys! {
+    /// The keys of a record's `location` map.
+    LocationKey { Latitude = "latitude", Longitude = "longitude", AccuracyRadius = "accuracy_radius",
+        TimeZone = "time_zone" }
+}
+
+map_keys! {
+    /// The keys of a GeoLite2-ASN or GeoIP2-ISP record.
+    AsnKey { Number = "autonomous_system_number", Organization = "autonomous_system_organization" }
+}
+
+/// The parts of a place's map ([`Place`]): its `names`, its code (whose key depends on the place).
+#[derive(Clone, Copy)]
+enum PlacePart {
+    Names,
+    Code,
+}
+
 /// A map with `names` and/or a code: where to look and what to call it in errors.
 struct Place {
     map: &'static str,
@@ -236,41 +260,40 @@ pub(crate) fn city<S: ByteSource + ?Sized>(
     let continent = wanted(&CONTINENT, false, want.continent_code);
     let subdivision = wanted(&SUBDIVISION, want.subdivision_name, want.subdivision_iso_code);
     let city_place = wanted(&CITY, want.city_name, false);
-    const KEYS: [&str; 6] = ["country", "continent", "subdivisions", "city", "postal", "location"];
     let mut r = CityRecord::default();
-    let mut seen = [false; KEYS.len()];
+    let mut seen = [false; RecordKey::KEYS.len()];
     let map = cur.enter(TYPE_MAP, "record")?;
     for _ in 0..map.entries {
-        let key = cur.key(&KEYS)?;
+        let key = cur.key(RecordKey::KEYS)?;
         // Only the first of duplicate keys counts.
-        let fresh = key.and_then(|k| seen.get_mut(k)).is_some_and(|s| !std::mem::replace(s, true));
+        let fresh = key.and_then(|k| seen.get_mut(k as usize)).is_some_and(|s| !std::mem::replace(s, true));
         match key.filter(|_| fresh) {
-            Some(0) if country.is_some() => {
+            Some(RecordKey::Country) if country.is_some() => {
                 if let Some(p) = &country {
                     (r.country_name, r.country_iso_code) = memoized(cur, p, &|c| place(c, p, language))?;
                 }
             }
-            Some(1) if continent.is_some() => {
+            Some(RecordKey::Continent) if continent.is_some() => {
                 (_, r.continent_code) = memoized(cur, &CONTINENT, &|c| place(c, &CONTINENT, language))?
             }
-            Some(2) if subdivision.is_some() => {
+            Some(RecordKey::Subdivisions) if subdivision.is_some() => {
                 if let Some(p) = &subdivision {
                     (r.subdivision_name, r.subdivision_iso_code) =
                         memoized(cur, p, &|c| first_subdivision(c, p, language))?;
                 }
             }
-            Some(3) if city_place.is_some() => (r.city_name, _) = place(cur, &CITY, language)?,
-            Some(4) if want.postal_code => {
+            Some(RecordKey::City) if city_place.is_some() => (r.city_name, _) = place(cur, &CITY, language)?,
+            Some(RecordKey::Postal) if want.postal_code => {
                 let postal = cur.enter(TYPE_MAP, "postal")?;
                 for _ in 0..postal.entries {
-                    match cur.key(&["code"])? {
+                    match cur.key(&[("code", ())])? {
                         Some(_) => first(cur, &mut r.postal_code, |c| c.string("postal.code"))?,
                         None => cur.skip()?,
                     }
                 }
                 cur.leave(postal);
             }
-            Some(5) if want.location => location(cur, &mut r)?,
+            Some(RecordKey::Location) if want.location => location(cur, &mut r)?,
             _ => cur.skip()?,
         }
     }
@@ -307,14 +330,14 @@ fn place<S: ByteSource + ?Sized>(
     let map = cur.enter(TYPE_MAP, p.map)?;
     for _ in 0..map.entries {
         // Without a wanted code, `names` stands in for its key: `key` returns
-        // the first match, so index 1 then never comes back.
+        // the first match, so `Code` then never comes back.
         let code_key = p.code.map_or("names", |(key, _)| key);
-        match (cur.key(&["names", code_key])?, p.names, p.code) {
-            (Some(0), Some(what), _) if !names_seen => {
+        match (cur.key(&[("names", PlacePart::Names), (code_key, PlacePart::Code)])?, p.names, p.code) {
+            (Some(PlacePart::Names), Some(what), _) if !names_seen => {
                 names_seen = true;
                 name = names(cur, what, language)?;
             }
-            (Some(1), _, Some((_, what))) => first(cur, &mut code, |c| c.string(what))?,
+            (Some(PlacePart::Code), _, Some((_, what))) => first(cur, &mut code, |c| c.string(what))?,
             _ => cur.skip()?,
         }
     }
@@ -331,9 +354,10 @@ fn names<S: ByteSource + ?Sized>(
     let (mut wanted, mut english) = (None, None);
     let map = cur.enter(TYPE_MAP, what)?;
     for _ in 0..map.entries {
-        match cur.key(&[language, "en"])? {
-            Some(0) => first(cur, &mut wanted, |c| c.string(what))?,
-            Some(_) => first(cur, &mut english, |c| c.string(what))?,
+        // `true` for `language`: the first match wins when it is `en`.
+        match cur.key(&[(language, true), ("en", false)])? {
+            Some(true) => first(cur, &mut wanted, |c| c.string(what))?,
+            Some(false) => first(cur, &mut english, |c| c.string(what))?,
             None => cur.skip()?,
         }
     }
@@ -344,11 +368,13 @@ fn names<S: ByteSource + ?Sized>(
 fn location<S: ByteSource + ?Sized>(cur: &mut Cursor<'_, S>, r: &mut CityRecord) -> Result<(), MmdbError> {
     let map = cur.enter(TYPE_MAP, "location")?;
     for _ in 0..map.entries {
-        match cur.key(&["latitude", "longitude", "accuracy_radius", "time_zone"])? {
-            Some(0) => first(cur, &mut r.latitude, |c| c.float("location.latitude"))?,
-            Some(1) => first(cur, &mut r.longitude, |c| c.float("location.longitude"))?,
-            Some(2) => first(cur, &mut r.accuracy_radius, |c| c.uint("location.accuracy_radius"))?,
-            Some(_) => first(cur, &mut r.time_zone, |c| c.string("location.time_zone"))?,
+        match cur.key(LocationKey::KEYS)? {
+            Some(LocationKey::Latitude) => first(cur, &mut r.latitude, |c| c.float("location.latitude"))?,
+            Some(LocationKey::Longitude) => first(cur, &mut r.longitude, |c| c.float("location.longitude"))?,
+            Some(LocationKey::AccuracyRadius) => {
+                first(cur, &mut r.accuracy_radius, |c| c.uint("location.accuracy_radius"))?
+            }
+            Some(LocationKey::TimeZone) => first(cur, &mut r.time_zone, |c| c.string("location.time_zone"))?,
             None => cur.skip()?,
         }
     }
@@ -361,9 +387,11 @@ pub(crate) fn asn<S: ByteSource + ?Sized>(cur: &mut Cursor<'_, S>) -> Result<Asn
     let mut r = AsnRecord::default();
     let map = cur.enter(TYPE_MAP, "record")?;
     for _ in 0..map.entries {
-        match cur.key(&["autonomous_system_number", "autonomous_system_organization"])? {
-            Some(0) => first(cur, &mut r.number, |c| c.uint("autonomous_system_number"))?,
-            Some(_) => first(cur, &mut r.organization, |c| c.string("autonomous_system_organization"))?,
+        match cur.key(AsnKey::KEYS)? {
+            Some(AsnKey::Number) => first(cur, &mut r.number, |c| c.uint("autonomous_system_number"))?,
+            Some(AsnKey::Organization) => {
+                first(cur, &mut r.organization, |c| c.string("autonomous_system_organization"))?
+            }
             None => cur.skip()?,
         }
     }

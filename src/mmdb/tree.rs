@@ -242,12 +242,12 @@ impl<S: ByteSource> Reader<S> {
             node = self.read_node(node)?[bit as usize];
             depth += 1;
         }
-        Ok((self.resolve(node, from)?, depth))
+        Ok((self.data_offset(node, from)?, depth))
     }
 
     /// What a record value means: `None` for no data (the empty marker, or
     /// the bits ran out inside the tree), else a data-section offset.
-    fn resolve(&self, record: u32, node: u32) -> Result<Option<u64>, MmdbError> {
+    fn data_offset(&self, record: u32, node: u32) -> Result<Option<u64>, MmdbError> {
         let l = &self.layout;
         if record <= l.node_count {
             return Ok(None);
@@ -310,37 +310,17 @@ mod tests {
 
     #[test]
     fn node_layouts() {
-        struct Case {
-            desc: &'static str,
-            record_size: u16,
-            bytes: [u8; 8],
-            want: [u32; 2],
-        }
+        // (record size, node bytes, left and right records)
         let cases = [
-            Case {
-                desc: "24",
-                record_size: 24,
-                bytes: [1, 2, 3, 4, 5, 6, 0xff, 0xff],
-                want: [0x01_0203, 0x04_0506],
-            },
-            Case { desc: "24 max", record_size: 24, bytes: [0xff; 8], want: [0xff_ffff, 0xff_ffff] },
+            (24, [1, 2, 3, 4, 5, 6, 0xff, 0xff], [0x01_0203, 0x04_0506]),
+            (24, [0xff; 8], [0xff_ffff, 0xff_ffff]),
             // Spec example layout: [left low 24][left high 4 | right high 4][right low 24].
-            Case {
-                desc: "28",
-                record_size: 28,
-                bytes: [0x23, 0x45, 0x67, 0x18, 0x9a, 0xbc, 0xde, 0xff],
-                want: [0x0123_4567, 0x089a_bcde],
-            },
-            Case { desc: "28 max", record_size: 28, bytes: [0xff; 8], want: [0x0fff_ffff, 0x0fff_ffff] },
-            Case {
-                desc: "32",
-                record_size: 32,
-                bytes: [0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0xde, 0xf0],
-                want: [0x1234_5678, 0x9abc_def0],
-            },
+            (28, [0x23, 0x45, 0x67, 0x18, 0x9a, 0xbc, 0xde, 0xff], [0x0123_4567, 0x089a_bcde]),
+            (28, [0xff; 8], [0x0fff_ffff, 0x0fff_ffff]),
+            (32, [0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0xde, 0xf0], [0x1234_5678, 0x9abc_def0]),
         ];
-        for c in cases {
-            assert_eq!(decode_node(c.record_size, c.bytes), c.want, "case {}", c.desc);
+        for (record_size, bytes, want) in cases {
+            assert_eq!(decode_node(record_size, bytes), want, "{record_size}-bit records {bytes:x?}");
         }
     }
 
