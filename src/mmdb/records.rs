@@ -327,12 +327,12 @@ fn place<S: ByteSource + ?Sized>(
 ) -> Result<Decoded, MmdbError> {
     let (mut name, mut code) = (None, None);
     let mut names_seen = false;
+    // Without a wanted code, `names` stands in for its key: `key` returns
+    // the first match, so `Code` then never comes back.
+    let keys = [("names", PlacePart::Names), (p.code.map_or("names", |(key, _)| key), PlacePart::Code)];
     let map = cur.enter(TYPE_MAP, p.map)?;
     for _ in 0..map.entries {
-        // Without a wanted code, `names` stands in for its key: `key` returns
-        // the first match, so `Code` then never comes back.
-        let code_key = p.code.map_or("names", |(key, _)| key);
-        match (cur.key(&[("names", PlacePart::Names), (code_key, PlacePart::Code)])?, p.names, p.code) {
+        match (cur.key(&keys)?, p.names, p.code) {
             (Some(PlacePart::Names), Some(what), _) if !names_seen => {
                 names_seen = true;
                 name = names(cur, what, language)?;
