@@ -440,20 +440,31 @@ impl<'s, S: ByteSource + ?Sized> Cursor<'s, S> {
     /// Reads a map key and returns the `K` of the first candidate equal to
     /// it. Keys longer than the window match nothing (no candidate is that long).
     pub(crate) fn key<K: Copy>(&mut self, candidates: &[(&str, K)]) -> Result<Option<K>, MmdbError> {
-        let (header, resume) = self.header_past_pointer()?;
-        self.expect(header, TYPE_UTF8, "map key")?;
-        let found = match usize::try_from(header.value) {
-            Ok(n) if n <= WINDOW => {
-                let bytes = self.take(n)?;
-                candidates.iter().find(|(c, _)| c.as_bytes() == bytes).map(|&(_, k)| k)
+        let (len, resume) = self.key_header()?;
+        let found = match len {
+            Some(n) => {
+                let key = self.take(n)?;
+                candidates.iter().find(|(c, _)| c.as_bytes() == key).map(|&(_, k)| k)
             }
-            _ => {
-                self.skip_bytes(header.value)?;
-                None
-            }
+            None => None,
         };
         self.finish(resume);
         Ok(found)
+    }
+
+    /// The part of [`Cursor::key`] that does not depend on its key type, so the
+    /// plugin holds one copy of it, not one per map (2 KB): the key's length
+    /// when it fits the window (else it is skipped), and where to resume.
+    fn key_header(&mut self) -> Result<(Option<usize>, Option<u64>), MmdbError> {
+        let (header, resume) = self.header_past_pointer()?;
+        self.expect(header, TYPE_UTF8, "map key")?;
+        match usize::try_from(header.value) {
+            Ok(n) if n <= WINDOW => Ok((Some(n), resume)),
+            _ => {
+                self.skip_bytes(header.value)?;
+                Ok((None, resume))
+            }
+        }
     }
 
     /// Reads a UTF-8 string; `what` names the field in errors.
